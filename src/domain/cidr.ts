@@ -1,0 +1,101 @@
+// CIDR parsing and normalisation. Accepts exactly what the reference accepts:
+// "ADDR/PREFIX" with PREFIX 1..32 (v4) or 1..128 (v6), no whitespace, no extra
+// slashes; the address is masked down to its network address.
+import ipaddr from 'ipaddr.js';
+import { InvalidArgumentError } from './errors.js';
+
+export type AddressFamily = 4 | 6;
+
+export interface Cidr {
+  readonly family: AddressFamily;
+  /** Network address, masked: 4 bytes (v4) or 16 bytes (v6). */
+  readonly bytes: Uint8Array;
+  readonly prefixLength: number;
+  /** Canonical text, e.g. "192.168.1.0/24", "2001:db8::/32". */
+  readonly text: string;
+}
+
+/** A single parsed address (no prefix). */
+export interface Address {
+  readonly family: AddressFamily;
+  readonly bytes: Uint8Array;
+  readonly text: string;
+}
+
+const PREFIX_DIGITS = /^[0-9]{1,3}$/;
+
+/** Parse an address; returns a reason string instead of throwing (for field messages). */
+export function tryParseAddress(input: string): Address | string {
+  if (input.length === 0) return 'is empty';
+  if (/\s/.test(input)) return 'must not contain whitespace';
+  if (input.includes('%')) return 'zone identifiers are not allowed';
+  if (input.includes(':')) {
+    if (!ipaddr.IPv6.isValid(input)) return `"${input}" is not a valid IPv6 address`;
+    const bytes = Uint8Array.from(ipaddr.IPv6.parse(input).toByteArray());
+    return { family: 6, bytes, text: formatAddress(6, bytes) };
+  }
+  if (!ipaddr.IPv4.isValidFourPartDecimal(input)) return `"${input}" is not a valid IPv4 address`;
+  const bytes = Uint8Array.from(ipaddr.IPv4.parse(input).toByteArray());
+  return { family: 4, bytes, text: formatAddress(4, bytes) };
+}
+
+export function tryParseCidr(input: string): Cidr | string {
+  if (input.length === 0) return 'is empty';
+  if (/\s/.test(input)) return 'must not contain whitespace';
+  const parts = input.split('/');
+  if (parts.length === 1) return 'missing prefix length (expected ADDRESS/PREFIX)';
+  if (parts.length > 2) return 'too many "/" (expected ADDRESS/PREFIX)';
+  const [addressText = '', prefixText = ''] = parts;
+  const address = tryParseAddress(addressText);
+  if (typeof address === 'string') return address;
+  if (!PREFIX_DIGITS.test(prefixText)) return `prefix length "${prefixText}" is not a number`;
+  const prefixLength = Number(prefixText);
+  const max = address.family === 4 ? 32 : 128;
+  if (prefixLength < 1 || prefixLength > max) {
+    return `prefix length ${prefixLength} is out of range 1-${max} for IPv${address.family}`;
+  }
+  const bytes = maskBytes(address.bytes, prefixLength);
+  return {
+    family: address.family,
+    bytes,
+    prefixLength,
+    text: `${formatAddress(address.family, bytes)}/${prefixLength}`,
+  };
+}
+
+/** Parse or throw InvalidArgumentError naming `field`. */
+export function parseCidr(input: string, field = 'cidr'): Cidr {
+  const result = tryParseCidr(input);
+  if (typeof result === 'string') throw InvalidArgumentError.single(field, result);
+  return result;
+}
+
+export function parseAddress(input: string, field = 'address'): Address {
+  const result = tryParseAddress(input);
+  if (typeof result === 'string') throw InvalidArgumentError.single(field, result);
+  return result;
+}
+
+export function maskBytes(bytes: Uint8Array, prefixLength: number): Uint8Array {
+  const out = new Uint8Array(bytes.length);
+  const whole = prefixLength >> 3;
+  for (let i = 0; i < whole; i++) out[i] = bytes[i] ?? 0;
+  const rest = prefixLength & 7;
+  if (rest !== 0 && whole < bytes.length) out[whole] = (bytes[whole] ?? 0) & (0xff << (8 - rest));
+  return out;
+}
+
+/** True when `address` lies inside `cidr`. */
+export function cidrContains(cidr: Cidr, address: Address): boolean {
+  if (cidr.family !== address.family) return false;
+  const masked = maskBytes(address.bytes, cidr.prefixLength);
+  return masked.every((b, i) => b === cidr.bytes[i]);
+}
+
+function formatAddress(family: AddressFamily, bytes: Uint8Array): string {
+  if (family === 4) return Array.from(bytes).join('.');
+  const v6 = ipaddr.fromByteArray(Array.from(bytes)) as ipaddr.IPv6;
+  // Keep the familiar dotted form for IPv4-mapped addresses (RFC 5952 section 5).
+  if (v6.isIPv4MappedAddress()) return `::ffff:${v6.toIPv4Address().toString()}`;
+  return v6.toRFC5952String();
+}

@@ -1,0 +1,71 @@
+// Longest-prefix-match table, the userspace twin of the kernel's LPM trie.
+// One hash map per prefix length; a lookup probes only the lengths in use, longest
+// first, so it costs at most 32 (v4) or 128 (v6) map reads and usually a handful.
+import { maskBytes, type Address, type AddressFamily, type Cidr } from './cidr.js';
+
+interface FamilyTable<T> {
+  byLength: Map<number, Map<string, { cidr: Cidr; value: T }>>;
+  /** Prefix lengths present, longest first. */
+  lengths: number[];
+}
+
+export class LpmTable<T> {
+  private readonly families: Record<AddressFamily, FamilyTable<T>> = {
+    4: { byLength: new Map(), lengths: [] },
+    6: { byLength: new Map(), lengths: [] },
+  };
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  set(cidr: Cidr, value: T): void {
+    const table = this.families[cidr.family];
+    let bucket = table.byLength.get(cidr.prefixLength);
+    if (bucket === undefined) {
+      bucket = new Map();
+      table.byLength.set(cidr.prefixLength, bucket);
+      table.lengths.push(cidr.prefixLength);
+      table.lengths.sort((a, b) => b - a);
+    }
+    const key = bytesKey(cidr.bytes);
+    if (!bucket.has(key)) this.count++;
+    bucket.set(key, { cidr, value });
+  }
+
+  delete(cidr: Cidr): boolean {
+    const table = this.families[cidr.family];
+    const bucket = table.byLength.get(cidr.prefixLength);
+    if (bucket === undefined || !bucket.delete(bytesKey(cidr.bytes))) return false;
+    this.count--;
+    if (bucket.size === 0) {
+      table.byLength.delete(cidr.prefixLength);
+      table.lengths = table.lengths.filter((l) => l !== cidr.prefixLength);
+    }
+    return true;
+  }
+
+  get(cidr: Cidr): T | undefined {
+    return this.families[cidr.family].byLength.get(cidr.prefixLength)?.get(bytesKey(cidr.bytes))?.value;
+  }
+
+  /** The entry with the longest prefix containing `address`, if any. */
+  lookup(address: Address): { cidr: Cidr; value: T } | undefined {
+    const table = this.families[address.family];
+    for (const length of table.lengths) {
+      const hit = table.byLength.get(length)?.get(bytesKey(maskBytes(address.bytes, length)));
+      if (hit !== undefined) return hit;
+    }
+    return undefined;
+  }
+
+  clear(): void {
+    for (const family of [4, 6] as const) this.families[family] = { byLength: new Map(), lengths: [] };
+    this.count = 0;
+  }
+}
+
+function bytesKey(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+}
