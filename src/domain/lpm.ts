@@ -50,14 +50,25 @@ export class LpmTable<T> {
     return this.families[cidr.family].byLength.get(cidr.prefixLength)?.get(bytesKey(cidr.bytes))?.value;
   }
 
-  /** The entry with the longest prefix containing `address`, if any. */
-  lookup(address: Address): { cidr: Cidr; value: T } | undefined {
+  /**
+   * The entry with the longest prefix containing `address`, if any. `accept` lets a
+   * caller skip entries (e.g. expired ones) and fall back to shorter prefixes.
+   */
+  lookup(address: Address, accept?: (value: T) => boolean): { cidr: Cidr; value: T } | undefined {
     const table = this.families[address.family];
     for (const length of table.lengths) {
       const hit = table.byLength.get(length)?.get(bytesKey(maskBytes(address.bytes, length)));
-      if (hit !== undefined) return hit;
+      if (hit !== undefined && (accept === undefined || accept(hit.value))) return hit;
     }
     return undefined;
+  }
+
+  *values(): IterableIterator<T> {
+    for (const family of [4, 6] as const) {
+      for (const bucket of this.families[family].byLength.values()) {
+        for (const item of bucket.values()) yield item.value;
+      }
+    }
   }
 
   clear(): void {

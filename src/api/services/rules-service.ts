@@ -1,0 +1,117 @@
+// RulesService: dynamic rule CRUD and address checks over the rule store.
+import type { Logger } from 'pino';
+import { parseAddress, parseCidr } from '../../domain/cidr.js';
+import { nowSeconds, type Clock } from '../../domain/clock.js';
+import type { RuleEntry } from '../../domain/entry.js';
+import { InvalidArgumentError, NotFoundError } from '../../domain/errors.js';
+import { Verdict, type RulesServiceImplementation } from '../../generated/couic/v1/rules.js';
+import type { RuleStore } from '../../store/rule-store.js';
+import { authorize, type Caller, type CallerContext } from '../caller.js';
+import { entryToWire, optionalPolicyFromWire, policyFromWire } from '../proto-convert.js';
+import { entriesFromSpecs, keysFromWire } from '../rule-request.js';
+
+export interface RulesServiceDeps {
+  readonly store: RuleStore;
+  readonly clock: Clock;
+  readonly nodeId: string;
+  readonly logger: Logger;
+}
+
+/** Largest batch accepted in one AddRules/DeleteRules call. */
+export const MAX_BATCH = 262_144;
+
+export function createRulesService(deps: RulesServiceDeps): RulesServiceImplementation<CallerContext> {
+  const { store, clock, logger } = deps;
+  const defaults = () => ({ nowSeconds: nowSeconds(clock), originNode: deps.nodeId });
+
+  const logChange = (caller: Caller, action: 'add' | 'delete', entry: RuleEntry): void => {
+    logger.info(
+      {
+        client: caller.name,
+        group: caller.group,
+        action,
+        policy: entry.policy,
+        cidr: entry.cidr.text,
+        tag: entry.tag,
+        expiration: entry.expiration,
+      },
+      `rule ${action}`,
+    );
+  };
+
+  return {
+    async addRule(request, { caller }) {
+      authorize(caller, 'rules.write');
+      if (request.rule === undefined) throw InvalidArgumentError.single('rule', 'is required');
+      const entries = entriesFromSpecs([request.rule], defaults(), () => '');
+      await store.addRules(entries);
+      const entry = entries[0] as RuleEntry;
+      logChange(caller, 'add', entry);
+      return { entry: entryToWire(entry) };
+    },
+
+    async addRules(request, { caller }) {
+      authorize(caller, 'rules.write');
+      checkBatchSize('rules', request.rules.length);
+      const entries = entriesFromSpecs(request.rules, defaults(), (i) => `rules[${i}].`);
+      const result = await store.addRules(entries);
+      for (const entry of entries) logChange(caller, 'add', entry);
+      return result;
+    },
+
+    async deleteRule(request, { caller }) {
+      authorize(caller, 'rules.write');
+      const [key] = keysFromWire([request], () => '');
+      const [removed] = await store.deleteRules([key as NonNullable<typeof key>]);
+      const entry = removed as RuleEntry;
+      logChange(caller, 'delete', entry);
+      return { entry: entryToWire(entry) };
+    },
+
+    async deleteRules(request, { caller }) {
+      authorize(caller, 'rules.write');
+      checkBatchSize('keys', request.keys.length);
+      const keys = keysFromWire(request.keys, (i) => `keys[${i}].`);
+      const removed = await store.deleteRules(keys);
+      for (const entry of removed) logChange(caller, 'delete', entry);
+      return { deleted: removed.length };
+    },
+
+    async getRule(request, { caller }) {
+      authorize(caller, 'rules.read');
+      const policy = policyFromWire(request.policy);
+      const cidr = parseCidr(request.cidr);
+      const entry = store.get(policy, cidr);
+      if (entry === undefined) throw new NotFoundError(`no ${policy} rule for ${cidr.text}`);
+      return { entry: entryToWire(entry) };
+    },
+
+    async *listRules(request, { caller }) {
+      authorize(caller, 'rules.read');
+      const policy = optionalPolicyFromWire(request.policy);
+      const filter = {
+        ...(policy !== undefined ? { policy } : {}),
+        tagPatterns: request.tags.flatMap((t) => t.split(',')),
+        includeSets: request.includeSets,
+      };
+      for (const chunk of store.list(filter)) yield { entries: chunk.map(entryToWire) };
+    },
+
+    async checkAddress(request, { caller }) {
+      authorize(caller, 'rules.read');
+      const result = store.check(parseAddress(request.address));
+      const wire = (e: RuleEntry | undefined) => (e === undefined ? undefined : entryToWire(e));
+      return {
+        verdict: result.verdict === 'drop' ? Verdict.VERDICT_DROP : Verdict.VERDICT_PASS,
+        decisive: wire(result.decisive),
+        dropMatch: wire(result.dropMatch),
+        ignoreMatch: wire(result.ignoreMatch),
+      };
+    },
+  };
+}
+
+function checkBatchSize(field: string, size: number): void {
+  if (size === 0) throw InvalidArgumentError.single(field, 'must not be empty');
+  if (size > MAX_BATCH) throw InvalidArgumentError.single(field, `at most ${MAX_BATCH} per call (got ${size})`);
+}
