@@ -3,8 +3,10 @@
 // first, so it costs at most 32 (v4) or 128 (v6) map reads and usually a handful.
 import { maskBytes, type Address, type AddressFamily, type Cidr } from './cidr.js';
 
+type BucketKey = number | string;
+
 interface FamilyTable<T> {
-  byLength: Map<number, Map<string, { cidr: Cidr; value: T }>>;
+  byLength: Map<number, Map<BucketKey, { cidr: Cidr; value: T }>>;
   /** Prefix lengths present, longest first. */
   lengths: number[];
 }
@@ -77,6 +79,8 @@ export class LpmTable<T> {
   }
 }
 
-function bytesKey(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+/** Allocation-light map key: a uint32 for IPv4, a 16-char string for IPv6. */
+function bytesKey(bytes: Uint8Array): BucketKey {
+  if (bytes.length === 4) return (((bytes[0] ?? 0) << 24) | ((bytes[1] ?? 0) << 16) | ((bytes[2] ?? 0) << 8) | (bytes[3] ?? 0)) >>> 0;
+  return String.fromCharCode(...bytes);
 }

@@ -54,9 +54,11 @@ export type StoreChange =
 
 export type StoreListener = (changes: readonly StoreChange[]) => void;
 
-interface SetMembership {
-  /** Names of the sets holding the key, in load order; the first one provides the entry. */
-  readonly owners: string[];
+/** Static-set changes for one policy. */
+export interface SetEntriesDelta {
+  readonly policy: Policy;
+  readonly upserts: readonly { readonly cidr: Cidr; readonly tag: string }[];
+  readonly removals: readonly Cidr[];
 }
 
 type Counts = Record<Policy, Record<AddressFamily, number>>;
@@ -64,7 +66,6 @@ type Counts = Record<Policy, Record<AddressFamily, number>>;
 export class RuleStore {
   private readonly dynamic = new Map<string, RuleEntry>();
   private readonly setEntries = new Map<string, RuleEntry>();
-  private readonly setMembership = new Map<string, SetMembership>();
   private readonly effective: Record<Policy, LpmTable<RuleEntry>> = {
     drop: new LpmTable(),
     ignore: new LpmTable(),
@@ -101,11 +102,11 @@ export class RuleStore {
     const violations: FieldViolation[] = [];
     entries.forEach((entry, index) => {
       const key = ruleKey(entry.policy, entry.cidr);
-      const owners = this.setMembership.get(key)?.owners;
-      if (owners !== undefined) {
+      const setEntry = this.setEntries.get(key);
+      if (setEntry !== undefined) {
         violations.push({
           field: entries.length === 1 ? 'cidr' : `rules[${index}].cidr`,
-          message: `${entry.policy} ${entry.cidr.text} belongs to static set "${owners[0] ?? ''}"; edit the set instead`,
+          message: `${entry.policy} ${entry.cidr.text} belongs to static set "${setEntry.tag}"; edit the set instead`,
         });
       }
       batch.set(key, entry);
@@ -144,9 +145,9 @@ export class RuleStore {
         targets.set(key, entry);
         return;
       }
-      const owners = this.setMembership.get(key)?.owners;
-      if (owners !== undefined) {
-        setOwned.push(`${field}: ${k.policy} ${k.cidr.text} belongs to static set "${owners[0] ?? ''}" and cannot be deleted through the API`);
+      const setEntry = this.setEntries.get(key);
+      if (setEntry !== undefined) {
+        setOwned.push(`${field}: ${k.policy} ${k.cidr.text} belongs to static set "${setEntry.tag}" and cannot be deleted through the API`);
       } else {
         notFound.push({ field, message: `no ${k.policy} rule for ${k.cidr.text}` });
       }
@@ -228,34 +229,26 @@ export class RuleStore {
   }
 
   /**
-   * Applies the differences of one static set: `added` CIDRs join the set, `removed`
-   * leave it. Capacity is checked first; the set is skipped whole if it would overflow.
+   * Applies static-set changes (computed by sets/set-diff.ts): `upserts` create or
+   * re-tag set entries, `removals` drop them. Capacity is checked for the whole
+   * request first, so either everything applies or nothing does.
    */
-  async applySetChanges(
-    policy: Policy,
-    setName: string,
-    tag: string,
-    added: readonly Cidr[],
-    removed: readonly Cidr[],
-  ): Promise<void> {
+  async applySetDeltas(deltas: readonly SetEntriesDelta[]): Promise<void> {
     const now = this.now();
-    const newKeys = new Map<string, RuleEntry>();
-    for (const cidr of added) {
-      const key = ruleKey(policy, cidr);
-      newKeys.set(key, {
-        policy,
-        cidr,
-        tag,
-        expiration: 0,
-        createdAt: now,
-        originNode: '',
-        source: 'set',
-      });
+    const upserts = new Map<string, RuleEntry>();
+    for (const { policy, upserts: items } of deltas) {
+      for (const { cidr, tag } of items) {
+        upserts.set(ruleKey(policy, cidr), { policy, cidr, tag, expiration: 0, createdAt: now, originNode: '', source: 'set' });
+      }
     }
-    this.checkCapacity(newKeys);
+    const removedKeys = deltas.flatMap(({ policy, removals }) => removals.map((cidr) => ruleKey(policy, cidr)));
+    this.checkCapacity(upserts, new Set(removedKeys));
     const tx = new Transaction();
-    for (const cidr of removed) this.leaveSet(ruleKey(policy, cidr), setName, tx);
-    for (const [key, entry] of newKeys) this.joinSet(key, setName, entry, tx);
+    for (const key of removedKeys) this.replaceSetEntry(key, undefined, tx);
+    for (const [key, entry] of upserts) {
+      const current = this.setEntries.get(key);
+      this.replaceSetEntry(key, current === undefined ? entry : { ...current, tag: entry.tag }, tx);
+    }
     await this.commit(tx, []);
   }
 
@@ -270,10 +263,14 @@ export class RuleStore {
     return nowSeconds(this.options.clock);
   }
 
-  private checkCapacity(batch: ReadonlyMap<string, RuleEntry>): void {
+  private checkCapacity(batch: ReadonlyMap<string, RuleEntry>, leaving: ReadonlySet<string> = new Set()): void {
     const extra: Counts = { drop: { 4: 0, 6: 0 }, ignore: { 4: 0, 6: 0 } };
     for (const [key, entry] of batch) {
       if (!this.dynamic.has(key) && !this.setEntries.has(key)) extra[entry.policy][entry.cidr.family]++;
+    }
+    for (const key of leaving) {
+      const entry = this.setEntries.get(key);
+      if (entry !== undefined && !this.dynamic.has(key) && !batch.has(key)) extra[entry.policy][entry.cidr.family]--;
     }
     for (const policy of POLICIES) {
       for (const family of [4, 6] as const) {
@@ -307,33 +304,10 @@ export class RuleStore {
     this.updateEffective(key, before, tx, reason === 'expired' ? entry : undefined);
   }
 
-  private joinSet(key: string, setName: string, entry: RuleEntry, tx: Transaction): void {
-    const membership = this.setMembership.get(key);
-    if (membership !== undefined) {
-      if (!membership.owners.includes(setName)) membership.owners.push(setName);
-      return;
-    }
+  private replaceSetEntry(key: string, entry: RuleEntry | undefined, tx: Transaction): void {
     const before = this.effectiveOf(key);
-    this.setMembership.set(key, { owners: [setName] });
-    this.setEntries.set(key, entry);
-    this.updateEffective(key, before, tx);
-  }
-
-  private leaveSet(key: string, setName: string, tx: Transaction): void {
-    const membership = this.setMembership.get(key);
-    if (membership === undefined) return;
-    const index = membership.owners.indexOf(setName);
-    if (index < 0) return;
-    membership.owners.splice(index, 1);
-    const before = this.effectiveOf(key);
-    const current = this.setEntries.get(key);
-    if (membership.owners.length === 0) {
-      this.setMembership.delete(key);
-      this.setEntries.delete(key);
-    } else if (index === 0 && current !== undefined) {
-      // The next set in line now provides the entry (and its tag).
-      this.setEntries.set(key, { ...current, tag: `${membership.owners[0] ?? ''}.couic` });
-    }
+    if (entry === undefined) this.setEntries.delete(key);
+    else this.setEntries.set(key, entry);
     this.updateEffective(key, before, tx);
   }
 

@@ -38,6 +38,21 @@ export function createRulesService(deps: RulesServiceDeps): RulesServiceImplemen
       `rule ${action}`,
     );
   };
+  // A batch is one log record listing every rule as [policy, cidr, tag, expiration]:
+  // all changes stay auditable, at a fraction of the cost of one record per rule
+  // (which halves batch throughput during an attack).
+  const logBatch = (caller: Caller, action: 'add' | 'delete', entries: readonly RuleEntry[]): void => {
+    logger.info(
+      {
+        client: caller.name,
+        group: caller.group,
+        action,
+        count: entries.length,
+        rules: entries.map((e) => [e.policy, e.cidr.text, e.tag, e.expiration]),
+      },
+      `rules ${action} (batch of ${entries.length})`,
+    );
+  };
 
   return {
     async addRule(request, { caller }) {
@@ -55,7 +70,7 @@ export function createRulesService(deps: RulesServiceDeps): RulesServiceImplemen
       checkBatchSize('rules', request.rules.length);
       const entries = entriesFromSpecs(request.rules, defaults(), (i) => `rules[${i}].`);
       const result = await store.addRules(entries);
-      for (const entry of entries) logChange(caller, 'add', entry);
+      logBatch(caller, 'add', entries);
       return result;
     },
 
@@ -73,7 +88,7 @@ export function createRulesService(deps: RulesServiceDeps): RulesServiceImplemen
       checkBatchSize('keys', request.keys.length);
       const keys = keysFromWire(request.keys, (i) => `keys[${i}].`);
       const removed = await store.deleteRules(keys);
-      for (const entry of removed) logChange(caller, 'delete', entry);
+      logBatch(caller, 'delete', removed);
       return { deleted: removed.length };
     },
 

@@ -1,0 +1,177 @@
+// Wires the daemon together from compiled options: storage, store, data plane,
+// sets, API listeners, metrics, expiry; and takes it apart again in reverse order.
+import { chown, mkdir, readFile, unlink } from 'node:fs/promises';
+import type { Server as HttpServer } from 'node:http';
+import { join } from 'node:path';
+import type { Server } from 'nice-grpc';
+import type { Logger } from 'pino';
+import type { DaemonOptions } from '../config/daemon-options.js';
+import { resolveNodeId } from '../config/node-id.js';
+import { systemClock, type Clock } from '../domain/clock.js';
+import type { DataPlane } from '../dataplane/dataplane.js';
+import { UserspaceDataPlane } from '../dataplane/userspace-dataplane.js';
+import { buildGrpcServer, serverCredentials, type TlsMaterial } from '../api/grpc-server.js';
+import { createClientsService } from '../api/services/clients-service.js';
+import { createRulesService } from '../api/services/rules-service.js';
+import { createSetsService } from '../api/services/sets-service.js';
+import { createStatsService } from '../api/services/stats-service.js';
+import { createMetricsRegistry } from '../metrics/couic-metrics.js';
+import { startMetricsServer } from '../metrics/metrics-http-server.js';
+import { ClientRegistry, clientsDirOf } from '../rbac/client-registry.js';
+import { SetRepository, setsDirOf } from '../sets/set-repository.js';
+import { JournalPersistence } from '../store/journal-persistence.js';
+import { RuleStore } from '../store/rule-store.js';
+import { claimSocketPath } from './socket-guard.js';
+import { StaticSets } from './static-sets.js';
+import { dropPrivileges, lookupIds } from './privileges.js';
+
+/** How often expired entries are swept from the store and the data plane. */
+export const EXPIRY_SWEEP_INTERVAL_MS = 250;
+
+export interface RunningDaemon {
+  readonly nodeId: string;
+  readonly store: RuleStore;
+  /** Resolves when every listener is closed and state is flushed. */
+  stop(): Promise<void>;
+}
+
+export async function startDaemon(options: DaemonOptions, logger: Logger, clock: Clock = systemClock): Promise<RunningDaemon> {
+  const cleanups: (() => Promise<void>)[] = [];
+  try {
+    await prepareDirectories(options);
+    await dropPrivileges(options.user, options.group, logger);
+
+    const { nodeId, source } = await resolveNodeId(options, options.workingDir);
+    logger.info({ nodeId, source, workingDir: options.workingDir }, 'node identity');
+
+    const registry = await ClientRegistry.open(clientsDirOf(options.workingDir), { logger });
+    const adminFile = await registry.ensureDefaultAdmin();
+    if (adminFile !== undefined) logger.info({ file: adminFile }, 'first start: created admin client "couicctl"');
+
+    const dataPlane = createDataPlane(options, logger);
+    cleanups.push(() => dataPlane.close());
+
+    let store: RuleStore | undefined;
+    const persistence = await JournalPersistence.open({
+      dir: join(options.workingDir, 'state'),
+      flushIntervalMs: options.persistence.flushIntervalMs,
+      snapshotEvery: options.persistence.snapshotEvery,
+      logger,
+      snapshotSource: () => store?.dynamicEntries() ?? [],
+    });
+    cleanups.push(() => persistence.close());
+    store = new RuleStore({ clock, dataPlane, persistence });
+    const restored = await persistence.load(Math.floor(clock.nowMs() / 1000));
+    await store.restore(restored);
+    logger.info({ rules: restored.length }, 'dynamic rules restored');
+
+    const sets = new StaticSets(await SetRepository.open(setsDirOf(options.workingDir), { logger }), store);
+    const { changes } = await sets.reload();
+    logger.info({ sets: changes.length }, 'static sets loaded');
+
+    const sweeper = setInterval(() => store?.sweepExpired(), EXPIRY_SWEEP_INTERVAL_MS);
+    sweeper.unref();
+    cleanups.push(async () => clearInterval(sweeper));
+
+    const server = buildGrpcServer(
+      {
+        rules: createRulesService({ store, clock, nodeId, logger }),
+        clients: createClientsService(registry, logger),
+        sets: createSetsService(sets, logger),
+        stats: createStatsService(store, dataPlane),
+      },
+      registry,
+      logger,
+    );
+    const replaced = await claimSocketPath(options.server.socketPath);
+    if (replaced === 'stale-replaced') logger.warn({ socket: options.server.socketPath }, 'replaced a stale socket');
+    await server.listen(`unix:${options.server.socketPath}`, serverCredentials(undefined));
+    cleanups.push(async () => {
+      await shutdownGrpc(server);
+      await unlink(options.server.socketPath).catch(() => undefined);
+    });
+    logger.info({ socket: options.server.socketPath }, 'API listening on Unix socket');
+
+    if (options.server.listen !== undefined) {
+      const { host, port } = options.server.listen;
+      const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+      const bound = await server.listen(address, serverCredentials(await loadTls(options)));
+      logger.info({ address, port: bound, mtls: options.server.mtls }, 'API listening on TCP (TLS)');
+    }
+
+    if (options.metrics !== undefined) {
+      const http = await startMetricsServer(options.metrics.listen, createMetricsRegistry(store, dataPlane), registry, logger);
+      cleanups.push(() => closeHttp(http));
+      logger.info({ listen: options.metrics.listen }, 'metrics listening');
+    }
+
+    const running = store;
+    return {
+      nodeId,
+      store: running,
+      async stop() {
+        await runCleanups(cleanups, logger);
+        await running.settle();
+      },
+    };
+  } catch (error) {
+    await runCleanups(cleanups, logger);
+    throw error;
+  }
+}
+
+function createDataPlane(options: DaemonOptions, logger: Logger): DataPlane {
+  if (options.ifaces.length === 0) {
+    logger.info('data plane: userspace (no ifaces configured; rules are kept and checked, not enforced on packets)');
+    return new UserspaceDataPlane();
+  }
+  throw new Error(
+    `ifaces = [${options.ifaces.join(', ')}] needs the XDP data plane, which this build does not include yet; ` +
+      'remove ifaces to run with the userspace data plane',
+  );
+}
+
+async function prepareDirectories(options: DaemonOptions): Promise<void> {
+  await mkdir(options.workingDir, { recursive: true, mode: 0o750 });
+  if (options.user === undefined) return;
+  // The service user must own its state once privileges are dropped.
+  const { uid, gid } = await lookupIds(options.user, options.group);
+  await chown(options.workingDir, uid, gid);
+}
+
+async function loadTls(options: DaemonOptions): Promise<TlsMaterial> {
+  const tls = options.tls;
+  if (tls?.certPath === undefined || tls.keyPath === undefined) {
+    throw new Error('[server] listen needs [tls] cert and key');
+  }
+  return {
+    certPem: await readFile(tls.certPath),
+    keyPem: await readFile(tls.keyPath),
+    ...(tls.caPath !== undefined ? { caPem: await readFile(tls.caPath) } : {}),
+    requireClientCert: options.server.mtls,
+  };
+}
+
+async function shutdownGrpc(server: Server): Promise<void> {
+  const forced = setTimeout(() => server.forceShutdown(), 2_000);
+  await server.shutdown();
+  clearTimeout(forced);
+}
+
+function closeHttp(server: HttpServer): Promise<void> {
+  return new Promise((resolve) => {
+    server.closeAllConnections();
+    server.close(() => resolve());
+  });
+}
+
+async function runCleanups(cleanups: (() => Promise<void>)[], logger: Logger): Promise<void> {
+  while (cleanups.length > 0) {
+    const cleanup = cleanups.pop();
+    try {
+      await cleanup?.();
+    } catch (error) {
+      logger.error({ err: error }, 'error during shutdown');
+    }
+  }
+}

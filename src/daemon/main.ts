@@ -1,0 +1,61 @@
+// `couic [-c FILE]`: runs the daemon in the foreground until SIGTERM/SIGINT.
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { loadDaemonConfig } from '../config/daemon-config.js';
+import { DEFAULT_DAEMON_CONFIG_PATH } from '../config/daemon-options.js';
+import { createLogger } from './logger.js';
+import { startDaemon } from './couic-daemon.js';
+
+async function main(): Promise<number> {
+  const args = await yargs(hideBin(process.argv))
+    .scriptName('couic')
+    .usage('$0 [-c FILE]\n\nRuns the couic daemon in the foreground.')
+    .option('config', { alias: 'c', type: 'string', default: DEFAULT_DAEMON_CONFIG_PATH, describe: 'daemon config (TOML)' })
+    .strict()
+    .help()
+    .version()
+    .parseAsync();
+
+  let options;
+  try {
+    options = await loadDaemonConfig(args.config);
+  } catch (error) {
+    process.stderr.write(`couic: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 2;
+  }
+  const logger = createLogger(options.logging);
+  let daemon;
+  try {
+    daemon = await startDaemon(options, logger);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    logger.fatal({ err: error }, `cannot start: ${message}`);
+    logger.flush();
+    process.stderr.write(`couic: cannot start: ${message}\n`);
+    return 1;
+  }
+  logger.info({ nodeId: daemon.nodeId, pid: process.pid }, 'couic ready');
+
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      logger.info({ signal }, 'stopping');
+      resolve();
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
+  await daemon.stop();
+  logger.info('stopped');
+  logger.flush();
+  return 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`couic: fatal: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);
