@@ -1,0 +1,348 @@
+// Starts the real couic daemon (`node bin/couic.js -c <config>`, built into dist/) as
+// a child process in a temp dir, waits until its Unix socket answers a health check,
+// and always stops it when the test ends. Daemon output is kept and shown on failure.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'smol-toml';
+import { openClients, unixEndpoint } from './clients.js';
+import { makeTestCerts, type TestCerts } from './certs.js';
+import { makeTempDir, type Scope } from './tmp.js';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const DAEMON_BIN = join(REPO_ROOT, 'bin', 'couic.js');
+
+const READY_TIMEOUT_MS = 30_000;
+const STOP_TIMEOUT_MS = 15_000;
+const OUTPUT_LIMIT = 512 * 1024;
+
+export interface StartDaemonOptions {
+  /** Top-level TOML keys (placed before any table). */
+  readonly rootExtra?: string;
+  /** TOML tables appended at the end of the config (e.g. "[persistence]\nflush_interval_ms = 5"). */
+  readonly configExtra?: string;
+  /** Reuse a working dir (e.g. from an earlier daemon); default: `<temp>/work`. */
+  readonly workingDir?: string;
+  /** Socket path; default `<temp>/couic.sock`. */
+  readonly socketPath?: string;
+  /** Add `[server] listen` on a free loopback port with TLS. */
+  readonly tls?: boolean;
+  /** Also require client certificates (implies tls). */
+  readonly mtls?: boolean;
+  /** Add `[metrics] listen` on a free loopback port. */
+  readonly metrics?: boolean;
+  /** Certificates to use (default: a fresh CA + server/client certs when tls/mtls). */
+  readonly certs?: TestCerts;
+  readonly nodeId?: string;
+  readonly readyTimeoutMs?: number;
+}
+
+export interface ExitInfo {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface Daemon {
+  /** Temp dir holding config, socket and (by default) the working dir. */
+  readonly dir: string;
+  readonly configPath: string;
+  readonly socketPath: string;
+  readonly workingDir: string;
+  /** Token of the default `couicctl` admin client. */
+  readonly adminToken: string;
+  /** TCP/TLS listener, when tls or mtls was asked for. */
+  readonly listen?: HostPort;
+  /** Metrics endpoint, e.g. http://127.0.0.1:1234/metrics, when metrics was asked for. */
+  readonly metricsUrl?: string;
+  readonly certs?: TestCerts;
+  /** The current child process (replaced by restart()). */
+  readonly process: ChildProcess;
+  /** Everything the daemon printed so far (all its runs), stdout and stderr interleaved. */
+  output(): string;
+  /** SIGTERM, then waits for exit (SIGKILL after a bounded wait). */
+  stop(): Promise<ExitInfo>;
+  /** SIGKILL (kill -9), then waits for exit. */
+  kill(): Promise<ExitInfo>;
+  /** Starts again on the same config and working dir (stops first if running). */
+  restart(): Promise<void>;
+}
+
+/** Finds a free TCP port on 127.0.0.1 (tiny race with other processes, fine for tests). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  server.close();
+  await once(server, 'close');
+  if (address === null || typeof address === 'string') throw new Error('no TCP port');
+  return address.port;
+}
+
+const toml = (value: string): string => JSON.stringify(value);
+
+export interface ConfigParts {
+  readonly workingDir: string;
+  readonly socketPath: string;
+  readonly nodeId?: string;
+  readonly listen?: HostPort;
+  readonly mtls?: boolean;
+  readonly certs?: TestCerts;
+  readonly metricsListen?: HostPort;
+  readonly rootExtra?: string;
+  readonly configExtra?: string;
+}
+
+/** The TOML text of a daemon config (format from the project brief). */
+export function daemonConfigToml(parts: ConfigParts): string {
+  const lines = ['ifaces = []', `working_dir = ${toml(parts.workingDir)}`];
+  if (parts.nodeId !== undefined) lines.push(`node_id = ${toml(parts.nodeId)}`);
+  if (parts.rootExtra !== undefined) lines.push(parts.rootExtra);
+  lines.push('', '[logging]', 'format = "json"', 'level = "info"');
+  lines.push('', '[server]', `socket = ${toml(parts.socketPath)}`);
+  if (parts.listen !== undefined) {
+    lines.push(`listen = ${toml(`${parts.listen.host}:${parts.listen.port}`)}`);
+    lines.push(`mtls = ${parts.mtls === true ? 'true' : 'false'}`);
+  }
+  if (parts.certs !== undefined) {
+    lines.push('', '[tls]', `ca = ${toml(parts.certs.caPath)}`, `cert = ${toml(parts.certs.serverCertPath)}`, `key = ${toml(parts.certs.serverKeyPath)}`);
+  }
+  if (parts.metricsListen !== undefined) {
+    lines.push('', '[metrics]', `listen = ${toml(`${parts.metricsListen.host}:${parts.metricsListen.port}`)}`);
+  }
+  if (parts.configExtra !== undefined) lines.push('', parts.configExtra);
+  return `${lines.join('\n')}\n`;
+}
+
+/** Keeps a bounded copy of what a child process prints. */
+class OutputLog {
+  private text = '';
+  append(prefix: string, chunk: Buffer): void {
+    this.text += chunk
+      .toString('utf8')
+      .split(/(?<=\n)/)
+      .map((line) => `${prefix}${line}`)
+      .join('');
+    if (this.text.length > OUTPUT_LIMIT) this.text = this.text.slice(-OUTPUT_LIMIT);
+  }
+  note(line: string): void {
+    this.append('[test] ', Buffer.from(`${line}\n`));
+  }
+  toString(): string {
+    return this.text;
+  }
+}
+
+export function spawnDaemon(configPath: string, log?: OutputLog): ChildProcess {
+  const child = spawn(process.execPath, [DAEMON_BIN, '-c', configPath], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, NODE_OPTIONS: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.on('data', (chunk: Buffer) => log?.append('[out] ', chunk));
+  child.stderr?.on('data', (chunk: Buffer) => log?.append('[err] ', chunk));
+  return child;
+}
+
+export function exitInfo(child: ChildProcess): ExitInfo | undefined {
+  if (child.exitCode === null && child.signalCode === null) return undefined;
+  return { code: child.exitCode, signal: child.signalCode };
+}
+
+/** Waits for exit; resolves undefined if it has not exited within `timeoutMs`. */
+export async function waitExit(child: ChildProcess, timeoutMs: number): Promise<ExitInfo | undefined> {
+  const done = exitInfo(child);
+  if (done !== undefined) return done;
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      child.off('exit', onExit);
+      resolve(undefined);
+    }, timeoutMs);
+    const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
+      clearTimeout(timer);
+      resolve({ code, signal });
+    };
+    child.once('exit', onExit);
+  });
+}
+
+/** Polls the socket with health checks until SERVING, the process exits, or the timeout. */
+export async function waitHealthy(socketPath: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'socket not created yet';
+  while (Date.now() < deadline) {
+    const exited = exitInfo(child);
+    if (exited !== undefined) throw new Error(`daemon exited before it was ready (code ${exited.code}, signal ${exited.signal})`);
+    if (await exists(socketPath)) {
+      // A fresh channel per attempt: grpc-js backs off between reconnects of one channel.
+      const clients = openClients(unixEndpoint(socketPath), undefined);
+      try {
+        const answer = await clients.health.check({ service: '' }, { signal: AbortSignal.timeout(1_000) });
+        if (answer.status === 1) return; // SERVING
+        last = `health status ${answer.status}`;
+      } catch (error: unknown) {
+        last = error instanceof Error ? error.message : String(error);
+      } finally {
+        clients.close();
+      }
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`daemon not healthy after ${timeoutMs} ms: ${last}`);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Token of a client file `<working_dir>/rbac/clients/<name>.toml`. */
+export async function readClientToken(workingDir: string, name = 'couicctl'): Promise<string> {
+  const text = await readFile(clientFilePath(workingDir, name), 'utf8');
+  const parsed = parse(text);
+  const token = parsed['token'];
+  if (typeof token !== 'string') throw new Error(`no token in client file ${name}.toml`);
+  return token;
+}
+
+export function clientFilePath(workingDir: string, name = 'couicctl'): string {
+  return join(workingDir, 'rbac', 'clients', `${name}.toml`);
+}
+
+/** Starts a daemon for this test (or file scope); stopped (SIGTERM, then SIGKILL) at teardown. */
+export async function startDaemon(t: Scope, options: StartDaemonOptions = {}): Promise<Daemon> {
+  const dir = await makeTempDir(t, 'couic-d-');
+  const workingDir = options.workingDir ?? join(dir, 'work');
+  const socketPath = options.socketPath ?? join(dir, 'couic.sock');
+  const wantTls = options.tls === true || options.mtls === true;
+  const certs = options.certs ?? (wantTls ? await makeTestCerts(join(dir, 'certs')) : undefined);
+  const listen = wantTls ? { host: '127.0.0.1', port: await freePort() } : undefined;
+  const metricsListen = options.metrics === true ? { host: '127.0.0.1', port: await freePort() } : undefined;
+  const configPath = join(dir, 'couic.toml');
+  await writeFile(
+    configPath,
+    daemonConfigToml({
+      workingDir,
+      socketPath,
+      ...(options.nodeId !== undefined ? { nodeId: options.nodeId } : {}),
+      ...(listen !== undefined ? { listen, mtls: options.mtls === true } : {}),
+      ...(certs !== undefined ? { certs } : {}),
+      ...(metricsListen !== undefined ? { metricsListen } : {}),
+      ...(options.rootExtra !== undefined ? { rootExtra: options.rootExtra } : {}),
+      ...(options.configExtra !== undefined ? { configExtra: options.configExtra } : {}),
+    }),
+    { mode: 0o600 },
+  );
+
+  const log = new OutputLog();
+  const readyTimeoutMs = options.readyTimeoutMs ?? READY_TIMEOUT_MS;
+  let child: ChildProcess | undefined;
+
+  const launch = async (): Promise<void> => {
+    log.note(`starting: node bin/couic.js -c ${configPath}`);
+    const started = spawnDaemon(configPath, log);
+    child = started;
+    try {
+      await waitHealthy(socketPath, started, readyTimeoutMs);
+    } catch (error: unknown) {
+      if (exitInfo(started) === undefined) {
+        started.kill('SIGKILL');
+        await waitExit(started, STOP_TIMEOUT_MS);
+      }
+      throw new Error(`${error instanceof Error ? error.message : String(error)}\n--- daemon output ---\n${log.toString()}`);
+    }
+  };
+
+  const stop = async (signal: NodeJS.Signals): Promise<ExitInfo> => {
+    if (child === undefined) return { code: null, signal: null };
+    const done = exitInfo(child);
+    if (done !== undefined) return done;
+    child.kill(signal);
+    const exited = await waitExit(child, STOP_TIMEOUT_MS);
+    if (exited !== undefined) return exited;
+    log.note(`no exit ${STOP_TIMEOUT_MS} ms after ${signal}; sending SIGKILL`);
+    child.kill('SIGKILL');
+    return (await waitExit(child, STOP_TIMEOUT_MS)) ?? { code: null, signal: null };
+  };
+
+  // Registered before the first launch so a daemon that started but failed the
+  // readiness wait is still cleaned up.
+  t.teardown(async () => {
+    if (child !== undefined && exitInfo(child) === undefined) await stop('SIGTERM');
+    if (!t.passed) {
+      const text = log.toString();
+      const tail = text
+        .split('\n')
+        .slice(-60)
+        .map((line) => (line.length > 400 ? `${line.slice(0, 400)}... (${line.length} chars)` : line));
+      t.log(`daemon output (${configPath}), last lines:\n${tail.join('\n')}`);
+    }
+  });
+
+  await launch();
+  const adminToken = await readClientToken(workingDir);
+
+  const daemon: Daemon = {
+    dir,
+    configPath,
+    socketPath,
+    workingDir,
+    adminToken,
+    ...(listen !== undefined ? { listen } : {}),
+    ...(metricsListen !== undefined ? { metricsUrl: `http://${metricsListen.host}:${metricsListen.port}/metrics` } : {}),
+    ...(certs !== undefined ? { certs } : {}),
+    get process(): ChildProcess {
+      if (child === undefined) throw new Error('daemon never started');
+      return child;
+    },
+    output: () => log.toString(),
+    stop: () => stop('SIGTERM'),
+    kill: () => stop('SIGKILL'),
+    restart: async () => {
+      await stop('SIGTERM');
+      await launch();
+    },
+  };
+  return daemon;
+}
+
+export interface DaemonRun extends ExitInfo {
+  readonly stdout: string;
+  readonly stderr: string;
+  /** True when it was still running after the timeout (then killed). */
+  readonly timedOut: boolean;
+}
+
+/** Runs a daemon expected to exit by itself (bad config, socket in use...). */
+export async function runDaemonToExit(configPath: string, timeoutMs = 20_000): Promise<DaemonRun> {
+  const child = spawn(process.execPath, [DAEMON_BIN, '-c', configPath], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, NODE_OPTIONS: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  const closed = once(child, 'close');
+  let exited = await waitExit(child, timeoutMs);
+  const timedOut = exited === undefined;
+  if (exited === undefined) {
+    child.kill('SIGKILL');
+    exited = (await waitExit(child, STOP_TIMEOUT_MS)) ?? { code: null, signal: null };
+  }
+  await closed; // stdout/stderr fully read
+  return { ...exited, stdout, stderr, timedOut };
+}
