@@ -1,0 +1,95 @@
+// The daemon's fully defaulted options, as compiled from couic.toml. Units are in the
+// names; paths are absolute. Everything downstream reads these, never the raw TOML.
+
+import type { HostPort } from './host-port.js';
+
+export const DEFAULT_DAEMON_CONFIG_PATH = '/etc/couic/couic.toml';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const LOG_FORMATS = ['json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+export interface LoggingOptions {
+  /** Directory for log files; undefined means stdout. */
+  dir?: string;
+  format: LogFormat;
+  level: LogLevel;
+}
+
+export interface ServerOptions {
+  /** Unix socket of the API, always served. */
+  socketPath: string;
+  /** Optional TCP listener, always TLS ([tls] cert and key are then present). */
+  listen?: HostPort;
+  /** Require client certificates on `listen` ([tls] ca is then present). */
+  mtls: boolean;
+}
+
+export interface TlsOptions {
+  caPath?: string;
+  certPath?: string;
+  keyPath?: string;
+}
+
+export interface MetricsOptions {
+  listen: HostPort;
+}
+
+export interface PersistenceOptions {
+  /** Group-commit window of the journal. */
+  flushIntervalMs: number;
+  /** Journal records between snapshots. */
+  snapshotEvery: number;
+}
+
+export interface PeerOptions {
+  host: string;
+  port: number;
+  tls: boolean;
+  /** Bearer token of a `peering` client on that peer (UUID). */
+  token: string;
+}
+
+export interface PeeringOptions {
+  enabled: boolean;
+  peers: PeerOptions[];
+}
+
+export interface DaemonOptions {
+  /** Interfaces to attach XDP to; empty means the userspace data plane. */
+  ifaces: string[];
+  workingDir: string;
+  user?: string;
+  group?: string;
+  /** From the config; when undefined, resolveNodeId() derives and persists one. */
+  nodeId?: string;
+  logging: LoggingOptions;
+  server: ServerOptions;
+  /** Present when [tls] sets at least one key. */
+  tls?: TlsOptions;
+  metrics?: MetricsOptions;
+  persistence: PersistenceOptions;
+  peering: PeeringOptions;
+}
+
+export const DAEMON_DEFAULTS = {
+  workingDir: '/var/lib/couic',
+  socketPath: '/run/couic/couic.sock',
+  logFormat: 'json' as LogFormat,
+  logLevel: 'info' as LogLevel,
+  mtls: false,
+  flushIntervalMs: 20,
+  snapshotEvery: 100_000,
+  peeringEnabled: false,
+  peerTls: true,
+} as const;
+
+/** Limits of the numeric settings (also shown in docs/config.md). */
+export const DAEMON_LIMITS = {
+  flushIntervalMs: { min: 0, max: 60_000 },
+  snapshotEvery: { min: 1, max: 1_000_000_000 },
+  /** Linux sockaddr_un.sun_path is 108 bytes including the terminating NUL. */
+  socketPathBytes: 107,
+} as const;
