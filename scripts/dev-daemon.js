@@ -1,0 +1,81 @@
+#!/usr/bin/env node
+// `npm start`: runs a couic daemon on an embedded default that needs no root, no NIC
+// and no external server: userspace data plane, working dir, socket and development
+// certificates under .dev/ in the checkout. Prints how to talk to it.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { makeCertificates } from '../dist/pki/make-certificates.js';
+
+const root = dirname(dirname(fileURLToPath(import.meta.url)));
+const dev = join(root, '.dev');
+const certs = join(dev, 'certs');
+const config = join(dev, 'couic.toml');
+const cliConfig = join(dev, 'couicctl.toml');
+const socket = join(dev, 'couic.sock');
+const workingDir = join(dev, 'state');
+const listen = process.env.COUIC_DEV_LISTEN ?? '127.0.0.1:2900';
+const metrics = process.env.COUIC_DEV_METRICS ?? '127.0.0.1:9901';
+
+await mkdir(dev, { recursive: true, mode: 0o700 });
+if (!existsSync(join(certs, 'ca.pem'))) {
+  await makeCertificates({
+    outDir: certs,
+    nodes: ['couic-dev'],
+    dnsNames: ['localhost'],
+    ipAddresses: ['127.0.0.1', '::1'],
+    clients: ['admin'],
+  });
+}
+if (!existsSync(config)) {
+  await writeFile(
+    config,
+    `# Development config written by \`npm start\` (scripts/dev-daemon.js). Edit freely.
+ifaces = []            # userspace data plane: no root, no NIC
+working_dir = "${workingDir}"
+
+[logging]
+format = "pretty"
+level = "info"
+
+[server]
+socket = "${socket}"
+listen = "${listen}"   # TLS with the dev certificates below
+mtls = true
+
+[tls]
+ca = "${join(certs, 'ca.pem')}"
+cert = "${join(certs, 'couic-dev.pem')}"
+key = "${join(certs, 'couic-dev-key.pem')}"
+
+[metrics]
+listen = "${metrics}"
+`,
+  );
+}
+await writeFile(
+  cliConfig,
+  `mode = "local"\nsocket = "${socket}"\nclient_file = "${join(workingDir, 'rbac', 'clients', 'couicctl.toml')}"\n`,
+);
+
+const daemon = spawn(process.execPath, [join(root, 'bin', 'couic.js'), '-c', config], { stdio: 'inherit' });
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => daemon.kill(signal));
+daemon.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+
+// Tell the user how to reach it once the admin client file exists.
+const tokenFile = join(workingDir, 'rbac', 'clients', 'couicctl.toml');
+for (let i = 0; i < 100 && !existsSync(tokenFile); i++) await new Promise((r) => setTimeout(r, 100));
+process.stdout.write(`
+  couic is running (userspace data plane), state in ${dev}
+  In another terminal:
+    export COUICCTL_CONFIG=${cliConfig}
+    ./bin/couicctl.js drop add 1.1.1.1/32 -e 1m
+    ./bin/couicctl.js drop list
+  (or \`npm link\` once to get \`couic\` and \`couicctl\` on your PATH)
+  gRPC: unix:${socket}, and ${listen} over mTLS (certs in ${certs})
+  Metrics: curl -H "Authorization: Bearer <monitoring token>" http://${metrics}/metrics
+  Stop with Ctrl-C.
+
+`);
