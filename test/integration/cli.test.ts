@@ -1,7 +1,7 @@
 // The real couicctl binary against the real daemon: the reference walkthrough's
 // table, --json, -q, durations, errors as one stderr line with a non-zero exit,
 // clients/sets/stats/check commands, and a clear error when no daemon runs.
-import anyTest, { type TestFn } from 'ava';
+import anyTest, { type ExecutionContext, type TestFn } from 'ava';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runCli, runCliRaw, writeLocalCliConfig, type CliResult } from '../helpers/cli.js';
@@ -34,7 +34,7 @@ function tableRows(text: string): string[][] | undefined {
 }
 
 /** Checks the reference's box drawing: top, header, double rule, body rows with dashed rules, bottom. */
-function assertTableShape(t: Parameters<Parameters<TestFn>[1]>[0], text: string, columns: number): void {
+function assertTableShape(t: ExecutionContext, text: string, columns: number): void {
   const lines = text.trimEnd().split('\n');
   t.true(lines.length >= 5, text);
   const width = [...(lines[0] ?? '')].length;
@@ -49,7 +49,7 @@ function assertTableShape(t: Parameters<Parameters<TestFn>[1]>[0], text: string,
   }
 }
 
-function assertOneErrorLine(t: Parameters<Parameters<TestFn>[1]>[0], result: CliResult, pattern: RegExp): void {
+function assertOneErrorLine(t: ExecutionContext, result: CliResult, pattern: RegExp): void {
   t.not(result.code, 0, 'non-zero exit');
   const lines = result.stderr.trimEnd().split('\n');
   t.is(lines.length, 1, `one stderr line, got:\n${result.stderr}`);

@@ -82,7 +82,7 @@ const operation: fc.Arbitrary<Operation> = fc.oneof(
       }
     },
     // The API accepts exactly what the domain parser accepts, normalised the same way.
-    check: (outcome) => {
+    check: (outcome: Outcome) => {
       const parsed = tryParseCidr(cidr);
       if (typeof parsed === 'string') return outcome.code === 'INVALID_ARGUMENT' && /cidr/.test(outcome.details) ? undefined : 'should be INVALID_ARGUMENT naming cidr';
       return outcome.code === 'OK' && outcome.details === parsed.text ? undefined : `should be OK as ${parsed.text}`;

@@ -1,0 +1,120 @@
+// Daemon lifecycle: one daemon per socket (a live socket refuses a second daemon, a
+// stale one is replaced), clean stop on SIGTERM/SIGINT, config errors naming the key,
+// first-start files, and the standard health and reflection services.
+import test from 'ava';
+import { stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { connectUnix } from '../helpers/clients.js';
+import { daemonConfigToml, readClientToken, runDaemonToExit, startDaemon, waitExit } from '../helpers/daemon.js';
+import { listServices, reflect } from '../helpers/reflection.js';
+import { dropSpec, Policy } from '../helpers/rules.js';
+import { makeTempDir } from '../helpers/tmp.js';
+
+test('a second daemon on a live socket refuses to start; the first keeps serving', async (t) => {
+  const first = await startDaemon(t);
+  const api = connectUnix(t, first.socketPath, first.adminToken);
+  await api.rules.addRule({ rule: dropSpec('192.0.2.1/32') });
+  const dir = await makeTempDir(t, 'couic-2nd-');
+  const configPath = join(dir, 'couic.toml');
+  await writeFile(configPath, daemonConfigToml({ workingDir: join(dir, 'work'), socketPath: first.socketPath }));
+  const second = await runDaemonToExit(configPath);
+  t.false(second.timedOut, 'the second daemon must exit by itself');
+  t.not(second.code, 0);
+  t.regex(second.stdout + second.stderr, /already|in use|another/i);
+  t.regex(second.stdout + second.stderr, new RegExp(first.socketPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+  // The first daemon still owns its socket and state.
+  t.is((await api.health.check({ service: '' })).status, 1);
+  t.is((await api.rules.getRule({ policy: Policy.POLICY_DROP, cidr: '192.0.2.1/32' })).entry?.cidr, '192.0.2.1/32');
+});
+
+test('a stale socket left by a SIGKILLed daemon is replaced at the next start', async (t) => {
+  const daemon = await startDaemon(t);
+  const killed = await daemon.kill();
+  t.is(killed.signal, 'SIGKILL');
+  t.true((await stat(daemon.socketPath)).isSocket(), 'the killed daemon left its socket file behind');
+  await daemon.restart();
+  const api = connectUnix(t, daemon.socketPath, daemon.adminToken);
+  t.is((await api.health.check({ service: '' })).status, 1);
+  t.regex(daemon.output(), /stale|replac/i);
+});
+
+test('SIGTERM stops the daemon cleanly with exit code 0', async (t) => {
+  const daemon = await startDaemon(t);
+  const exit = await daemon.stop();
+  t.deepEqual(exit, { code: 0, signal: null });
+});
+
+test('SIGINT stops the daemon cleanly with exit code 0', async (t) => {
+  const daemon = await startDaemon(t);
+  daemon.process.kill('SIGINT');
+  t.deepEqual(await waitExit(daemon.process, 15_000), { code: 0, signal: null });
+});
+
+test('a regular file in place of the socket is not deleted; the daemon refuses to start', async (t) => {
+  const dir = await makeTempDir(t, 'couic-f-');
+  const socketPath = join(dir, 'couic.sock');
+  await writeFile(socketPath, 'precious');
+  const configPath = join(dir, 'couic.toml');
+  await writeFile(configPath, daemonConfigToml({ workingDir: join(dir, 'work'), socketPath }));
+  const run = await runDaemonToExit(configPath);
+  t.false(run.timedOut);
+  t.not(run.code, 0);
+  t.true((await stat(socketPath)).isFile());
+});
+
+const badConfigs: ReadonlyArray<[string, (dir: string) => string, RegExp]> = [
+  ['unknown top-level key', (dir) => daemonConfigToml({ workingDir: join(dir, 'work'), socketPath: join(dir, 's.sock'), rootExtra: 'bogus_key = 1' }), /bogus_key/],
+  ['unknown key in a table', (dir) => daemonConfigToml({ workingDir: join(dir, 'work'), socketPath: join(dir, 's.sock'), configExtra: '[persistence]\nflush_intervall_ms = 5' }), /flush_intervall_ms/],
+  ['unknown table', (dir) => daemonConfigToml({ workingDir: join(dir, 'work'), socketPath: join(dir, 's.sock'), configExtra: '[bogus_table]\nx = 1' }), /bogus_table/],
+  ['bad value', (dir) => daemonConfigToml({ workingDir: join(dir, 'work'), socketPath: join(dir, 's.sock'), configExtra: '[persistence]\nflush_interval_ms = "fast"' }), /flush_interval_ms/],
+  ['wrong type', (dir) => daemonConfigToml({ workingDir: join(dir, 'work'), socketPath: join(dir, 's.sock'), configExtra: '[peering]\nenabled = "yes"' }), /enabled/],
+  ['listen without TLS material', (dir) => `working_dir = ${JSON.stringify(join(dir, 'work'))}\n[server]\nsocket = ${JSON.stringify(join(dir, 's.sock'))}\nlisten = "127.0.0.1:0"\n`, /listen|tls/],
+  ['not TOML at all', () => 'this is = = not toml\n[', /toml|line/i],
+];
+
+for (const [why, config, key] of badConfigs) {
+  test(`bad config (${why}) stops the daemon at start with a message naming it`, async (t) => {
+    const dir = await makeTempDir(t, 'couic-c-');
+    const configPath = join(dir, 'couic.toml');
+    await writeFile(configPath, config(dir));
+    const run = await runDaemonToExit(configPath);
+    t.false(run.timedOut, 'exits by itself');
+    t.not(run.code, 0);
+    t.regex(run.stdout + run.stderr, key);
+    await t.throwsAsync(stat(join(dir, 's.sock')), { code: 'ENOENT' }, 'never started serving');
+  });
+}
+
+test('a missing config file is reported with its path', async (t) => {
+  const dir = await makeTempDir(t, 'couic-c-');
+  const run = await runDaemonToExit(join(dir, 'nope.toml'));
+  t.not(run.code, 0);
+  t.regex(run.stdout + run.stderr, /nope\.toml/);
+});
+
+test('first start creates the couicctl admin client file, private, with a UUIDv4 token', async (t) => {
+  const daemon = await startDaemon(t);
+  const file = join(daemon.workingDir, 'rbac', 'clients', 'couicctl.toml');
+  t.is((await stat(file)).mode & 0o777, 0o600);
+  t.regex(await readClientToken(daemon.workingDir), /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  const api = connectUnix(t, daemon.socketPath, daemon.adminToken);
+  t.is((await api.clients.getClient({ name: 'couicctl' })).client?.group, 'admin');
+});
+
+test('health answers SERVING without a token', async (t) => {
+  const daemon = await startDaemon(t);
+  const anonymous = connectUnix(t, daemon.socketPath, undefined);
+  t.is((await anonymous.health.check({ service: '' })).status, 1);
+});
+
+test('server reflection lists the couic services and serves their descriptors', async (t) => {
+  const daemon = await startDaemon(t);
+  const services = await listServices(daemon.socketPath);
+  for (const name of ['couic.v1.RulesService', 'couic.v1.ClientsService', 'couic.v1.SetsService', 'couic.v1.StatsService']) {
+    t.true(services.includes(name), `${name} in ${services.join(', ')}`);
+  }
+  const file = await reflect(daemon.socketPath, { file_containing_symbol: 'couic.v1.RulesService' });
+  t.true((file.file_descriptor_response?.file_descriptor_proto.length ?? 0) > 0, JSON.stringify(file.error_response));
+  const descriptor = Buffer.concat(file.file_descriptor_response?.file_descriptor_proto ?? []).toString('latin1');
+  t.true(descriptor.includes('CheckAddress'));
+});
