@@ -73,21 +73,19 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, clock:
     sweeper.unref();
     cleanups.push(async () => clearInterval(sweeper));
 
-    const server = buildGrpcServer(
-      {
-        rules: createRulesService({ store, clock, nodeId, logger }),
-        clients: createClientsService(registry, logger),
-        sets: createSetsService(sets, logger),
-        stats: createStatsService(store, dataPlane),
-      },
-      registry,
-      logger,
-    );
+    const services = {
+      rules: createRulesService({ store, clock, nodeId, logger }),
+      clients: createClientsService(registry, logger),
+      sets: createSetsService(sets, logger),
+      stats: createStatsService(store, dataPlane),
+    };
+    // nice-grpc servers listen once: one server per listener, same services.
+    const unixServer = buildGrpcServer(services, registry, logger);
     const replaced = await claimSocketPath(options.server.socketPath);
     if (replaced === 'stale-replaced') logger.warn({ socket: options.server.socketPath }, 'replaced a stale socket');
-    await server.listen(`unix:${options.server.socketPath}`, serverCredentials(undefined));
+    await unixServer.listen(`unix:${options.server.socketPath}`, serverCredentials(undefined));
     cleanups.push(async () => {
-      await shutdownGrpc(server);
+      await shutdownGrpc(unixServer);
       await unlink(options.server.socketPath).catch(() => undefined);
     });
     logger.info({ socket: options.server.socketPath }, 'API listening on Unix socket');
@@ -95,7 +93,9 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, clock:
     if (options.server.listen !== undefined) {
       const { host, port } = options.server.listen;
       const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-      const bound = await server.listen(address, serverCredentials(await loadTls(options)));
+      const tcpServer = buildGrpcServer(services, registry, logger);
+      const bound = await tcpServer.listen(address, serverCredentials(await loadTls(options)));
+      cleanups.push(() => shutdownGrpc(tcpServer));
       logger.info({ address, port: bound, mtls: options.server.mtls }, 'API listening on TCP (TLS)');
     }
 
