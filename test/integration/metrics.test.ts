@@ -1,0 +1,130 @@
+// Prometheus metrics over HTTP ([metrics] listen) and the stats API: bearer-token
+// auth (401 without/unknown token, 403 for groups without stats rights), the
+// reference's metric names, valid exposition format, and values that follow the rules.
+import anyTest, { type TestFn } from 'ava';
+import { randomUUID } from 'node:crypto';
+import { XdpAction } from '../../src/generated/couic/v1/stats.js';
+import { connectUnix, type CouicClients } from '../helpers/clients.js';
+import { startDaemon, type Daemon } from '../helpers/daemon.js';
+import { dropSpec, ignoreSpec, Policy } from '../helpers/rules.js';
+import { fileScope } from '../helpers/tmp.js';
+
+const test = anyTest as TestFn;
+const scope = fileScope(test);
+let daemon: Daemon;
+let admin: CouicClients;
+const tokens: Record<string, string> = {};
+
+test.before(async () => {
+  daemon = await startDaemon(scope, { metrics: true });
+  admin = connectUnix(scope, daemon.socketPath, daemon.adminToken);
+  for (const group of ['monitoring', 'clientro', 'clientrw', 'peering']) {
+    const { client } = await admin.clients.addClient({ name: `m-${group}`, group });
+    tokens[group] = client?.token ?? '';
+  }
+});
+
+function metricsUrl(): string {
+  if (daemon.metricsUrl === undefined) throw new Error('metrics not configured');
+  return daemon.metricsUrl;
+}
+
+async function scrape(token?: string): Promise<{ status: number; body: string; contentType: string | null; authenticate: string | null }> {
+  const headers: Record<string, string> = token === undefined ? {} : { authorization: `Bearer ${token}` };
+  const response = await fetch(metricsUrl(), { headers, signal: AbortSignal.timeout(10_000) });
+  return { status: response.status, body: await response.text(), contentType: response.headers.get('content-type'), authenticate: response.headers.get('www-authenticate') };
+}
+
+/** Samples of the exposition text: "name{labels}" -> value. */
+function samples(body: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of body.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?) (\S+)(?: \d+)?$/.exec(line);
+    if (match?.[1] !== undefined && match[2] !== undefined) out.set(match[1], Number(match[2]));
+  }
+  return out;
+}
+
+const REFERENCE_NAMES = [
+  'couic_drop_cidr_total',
+  'couic_ignore_cidr_total',
+  'couic_stats_rx_packets_total',
+  'couic_stats_rx_bytes_total',
+  'couic_drop_tag_rx_packets_total',
+  'couic_drop_tag_rx_bytes_total',
+  'couic_ignore_tag_rx_packets_total',
+  'couic_ignore_tag_rx_bytes_total',
+];
+
+test('GET /metrics without a token is 401 with a Bearer challenge', async (t) => {
+  const answer = await scrape();
+  t.is(answer.status, 401);
+  t.regex(answer.authenticate ?? '', /Bearer/i);
+  t.notRegex(answer.body, /couic_drop_cidr_total/);
+});
+
+test('GET /metrics with an unknown token is 401', async (t) => {
+  t.is((await scrape(randomUUID())).status, 401);
+});
+
+for (const group of ['clientro', 'clientrw', 'peering']) {
+  test(`GET /metrics with a ${group} token is 403`, async (t) => {
+    const answer = await scrape(tokens[group]);
+    t.is(answer.status, 403);
+    t.notRegex(answer.body, /couic_drop_cidr_total/);
+  });
+}
+
+test('GET /metrics with a monitoring token is 200 with every reference metric name, valid format', async (t) => {
+  const answer = await scrape(tokens['monitoring']);
+  t.is(answer.status, 200, answer.body);
+  t.regex(answer.contentType ?? '', /^text\/plain/);
+  for (const name of REFERENCE_NAMES) t.regex(answer.body, new RegExp(`^# TYPE ${name} `, 'm'), name);
+  for (const line of answer.body.split('\n')) {
+    if (line === '') continue;
+    t.regex(line, /^(# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .*|[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\})? (-?[0-9.]+(e[+-]?[0-9]+)?|NaN|[+-]Inf)( -?[0-9]+)?)$/, line);
+  }
+  for (const action of ['ABORTED', 'DROP', 'PASS', 'REDIRECT', 'TX']) {
+    t.regex(answer.body, new RegExp(`^couic_stats_rx_packets_total\\{action="${action}"\\} `, 'mi'), action);
+  }
+});
+
+test('GET /metrics with the admin token is 200', async (t) => {
+  t.is((await scrape(daemon.adminToken)).status, 200);
+});
+
+test('other paths and methods are not the metrics', async (t) => {
+  const other = await fetch(metricsUrl().replace('/metrics', '/other'), { headers: { authorization: `Bearer ${daemon.adminToken}` } });
+  t.is(other.status, 404);
+  const post = await fetch(metricsUrl(), { method: 'POST', headers: { authorization: `Bearer ${daemon.adminToken}` } });
+  t.not(post.status, 200);
+});
+
+test.serial('CIDR gauges and the stats API follow the rules added and deleted', async (t) => {
+  const before = samples((await scrape(tokens['monitoring'])).body);
+  const drop0 = before.get('couic_drop_cidr_total') ?? Number.NaN;
+  const ignore0 = before.get('couic_ignore_cidr_total') ?? Number.NaN;
+  t.false(Number.isNaN(drop0) || Number.isNaN(ignore0), 'gauges have a value');
+
+  await admin.rules.addRules({ rules: [dropSpec('192.0.2.1/32'), dropSpec('192.0.2.2/32'), dropSpec('2001:db8::/32'), ignoreSpec('10.0.0.0/8'), ignoreSpec('2001:db8:1::/48')] });
+  const after = samples((await scrape(tokens['monitoring'])).body);
+  t.is(after.get('couic_drop_cidr_total'), drop0 + 3);
+  t.is(after.get('couic_ignore_cidr_total'), ignore0 + 2);
+
+  const monitoring = connectUnix(t, daemon.socketPath, tokens['monitoring']);
+  const stats = await monitoring.stats.getGlobalStats({});
+  t.is(stats.dropCidrCount, drop0 + 3);
+  t.is(stats.ignoreCidrCount, ignore0 + 2);
+  t.is(stats.dataplane, 'userspace');
+  t.deepEqual(stats.actions.map((a) => a.action).sort(), [XdpAction.XDP_ACTION_ABORTED, XdpAction.XDP_ACTION_DROP, XdpAction.XDP_ACTION_PASS, XdpAction.XDP_ACTION_TX, XdpAction.XDP_ACTION_REDIRECT].sort());
+  for (const action of stats.actions) {
+    const name = XdpAction[action.action].replace('XDP_ACTION_', '');
+    t.is(after.get(`couic_stats_rx_packets_total{action="${name}"}`), action.rxPackets, name);
+  }
+  t.true(Array.isArray((await monitoring.stats.getTagStats({ policy: Policy.POLICY_DROP })).tags));
+
+  await admin.rules.deleteRule({ policy: Policy.POLICY_DROP, cidr: '192.0.2.1/32' });
+  const deleted = samples((await scrape(tokens['monitoring'])).body);
+  t.is(deleted.get('couic_drop_cidr_total'), drop0 + 2);
+});
