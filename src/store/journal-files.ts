@@ -1,0 +1,91 @@
+// File names and small filesystem helpers of the persistence directory:
+//   journal-<seq>.ndjson    append-only change segments
+//   snapshot-<seq>.ndjson   complete snapshot, taken when segment <seq> was opened
+//   snapshot-<seq>.tmp      snapshot being written (never read; removed at open)
+import { open, readdir, unlink, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+
+const SEQ_DIGITS = 10;
+const JOURNAL = /^journal-(\d+)\.ndjson$/;
+const SNAPSHOT = /^snapshot-(\d+)\.ndjson$/;
+const SNAPSHOT_TMP = /^snapshot-\d+\.tmp$/;
+
+export const FILE_MODE = 0o600;
+export const DIR_MODE = 0o700;
+
+export function journalPath(dir: string, seq: number): string {
+  return join(dir, `journal-${pad(seq)}.ndjson`);
+}
+
+export function snapshotPath(dir: string, seq: number): string {
+  return join(dir, `snapshot-${pad(seq)}.ndjson`);
+}
+
+export function snapshotTmpPath(dir: string, seq: number): string {
+  return join(dir, `snapshot-${pad(seq)}.tmp`);
+}
+
+export interface DirListing {
+  /** Sequence numbers, ascending. */
+  readonly segments: number[];
+  readonly snapshots: number[];
+  /** Full paths of unfinished snapshots. */
+  readonly temporaries: string[];
+}
+
+export async function listDir(dir: string): Promise<DirListing> {
+  const listing: DirListing = { segments: [], snapshots: [], temporaries: [] };
+  for (const name of await readdir(dir)) {
+    const journal = JOURNAL.exec(name);
+    const snapshot = SNAPSHOT.exec(name);
+    if (journal?.[1] !== undefined) listing.segments.push(Number(journal[1]));
+    else if (snapshot?.[1] !== undefined) listing.snapshots.push(Number(snapshot[1]));
+    else if (SNAPSHOT_TMP.test(name)) listing.temporaries.push(join(dir, name));
+  }
+  listing.segments.sort((a, b) => a - b);
+  listing.snapshots.sort((a, b) => a - b);
+  return listing;
+}
+
+/** Makes creations, renames and removals in `dir` durable. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Writes all of `data` at the handle's position (appends for 'a' handles). */
+export async function writeAll(handle: FileHandle, data: Buffer): Promise<void> {
+  let offset = 0;
+  while (offset < data.length) {
+    const { bytesWritten } = await handle.write(data, offset, data.length - offset);
+    offset += bytesWritten;
+  }
+}
+
+function pad(seq: number): string {
+  return String(seq).padStart(SEQ_DIGITS, '0');
+}
+
+/**
+ * Removes what a complete snapshot `seq` made obsolete: older snapshots, segments
+ * before `seq`, and unfinished snapshots. Returns the removed paths.
+ */
+export async function pruneBefore(dir: string, seq: number): Promise<string[]> {
+  const listing = await listDir(dir);
+  const doomed = [
+    ...listing.temporaries,
+    ...listing.snapshots.filter((s) => s < seq).map((s) => snapshotPath(dir, s)),
+    ...listing.segments.filter((s) => s < seq).map((s) => journalPath(dir, s)),
+  ];
+  for (const path of doomed) await unlink(path).catch(ignoreMissing);
+  if (doomed.length > 0) await fsyncDir(dir);
+  return doomed;
+}
+
+function ignoreMissing(err: unknown): void {
+  if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+}
