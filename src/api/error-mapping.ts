@@ -3,6 +3,7 @@
 import { ServerError, Status, type ServerMiddleware } from 'nice-grpc';
 import type { Logger } from 'pino';
 import { CouicError, type ErrorKind } from '../domain/errors.js';
+import { rejectUndecodable } from './undecodable-requests.js';
 
 const STATUS_OF: Record<ErrorKind, Status> = {
   'invalid-argument': Status.INVALID_ARGUMENT,
@@ -25,6 +26,7 @@ export function toServerError(error: unknown, logger: Logger, method: string): S
 export function errorMappingMiddleware(logger: Logger): ServerMiddleware {
   return async function* mapErrors(call, context) {
     try {
+      rejectUndecodable(call.request);
       return yield* call.next(call.request, context);
     } catch (error: unknown) {
       if (error instanceof Error && error.name === 'AbortError') throw error;

@@ -13,6 +13,7 @@ import { StatsServiceDefinition, type StatsServiceImplementation } from '../gene
 import { authMiddleware, type TokenDirectory } from './auth-middleware.js';
 import type { CallerContext } from './caller.js';
 import { errorMappingMiddleware } from './error-mapping.js';
+import { withTolerantDecoding } from './undecodable-requests.js';
 
 /** Large enough for a 100,000-rule batch; larger requests get RESOURCE_EXHAUSTED. */
 export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
@@ -40,10 +41,10 @@ export function buildGrpcServer(services: CouicServices, directory: TokenDirecto
     'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
   });
   const authenticated = server.with(errorMappingMiddleware(logger)).with(authMiddleware(directory));
-  authenticated.add(RulesServiceDefinition, services.rules);
-  authenticated.add(ClientsServiceDefinition, services.clients);
-  authenticated.add(SetsServiceDefinition, services.sets);
-  authenticated.add(StatsServiceDefinition, services.stats);
+  authenticated.add(withTolerantDecoding(RulesServiceDefinition), services.rules);
+  authenticated.add(withTolerantDecoding(ClientsServiceDefinition), services.clients);
+  authenticated.add(withTolerantDecoding(SetsServiceDefinition), services.sets);
+  authenticated.add(withTolerantDecoding(StatsServiceDefinition), services.stats);
   server.add(HealthDefinition, HealthServiceImpl(HealthState()));
   server.add(
     ServerReflectionService,
