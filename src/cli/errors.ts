@@ -26,6 +26,14 @@ export interface Failure {
 /** Details grpc-js gives when it never reached the server. */
 const NOT_CONNECTED = /No connection established|ECONNREFUSED|ENOENT|EACCES|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|Failed to connect|connect /;
 
+/** OpenSSL/grpc-js wording when the peer refused or failed the handshake. */
+const TLS_REFUSED = /certificate|handshake|SSL|TLS|alert/i;
+
+/** Errors are one line on stderr, whatever the transport put in them. */
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ').trim();
+}
+
 /** grpc-js says "No connection established. Last error: Error: connect ENOENT /x. Resolution note: "; keep the middle. */
 export function connectReason(details: string): string {
   const last = /Last error: (?:Error: )?(.*?)(?:\.? Resolution note:.*)?$/s.exec(details);
@@ -37,14 +45,21 @@ export function connectReason(details: string): string {
 export function describeFailure(error: unknown, target?: string): Failure {
   if (error instanceof ClientError) {
     const code = Status[error.code] ?? String(error.code);
-    if (error.code === Status.UNAVAILABLE && NOT_CONNECTED.test(error.details)) {
-      const where = target === undefined ? 'the couic daemon' : `couic at ${target}`;
+    const where = target === undefined ? 'the couic daemon' : `couic at ${target}`;
+    if (error.code === Status.UNAVAILABLE && TLS_REFUSED.test(error.details)) {
+      // The daemon is up but the TLS handshake failed: point at the certificates.
       return {
-        line: `couicctl: error: ${code}: cannot reach ${where} (${connectReason(error.details)}); is the daemon running?`,
+        line: `couicctl: error: ${code}: TLS handshake with ${where} failed (${oneLine(connectReason(error.details))}); check ca, cert and key in the couicctl config`,
         exitCode: EXIT_FAILURE,
       };
     }
-    return { line: `couicctl: error: ${code}: ${error.details}`, exitCode: EXIT_FAILURE };
+    if (error.code === Status.UNAVAILABLE && NOT_CONNECTED.test(error.details)) {
+      return {
+        line: `couicctl: error: ${code}: cannot reach ${where} (${oneLine(connectReason(error.details))}); is the daemon running?`,
+        exitCode: EXIT_FAILURE,
+      };
+    }
+    return { line: `couicctl: error: ${code}: ${oneLine(error.details)}`, exitCode: EXIT_FAILURE };
   }
   if (error instanceof UsageError || error instanceof InvalidArgumentError || error instanceof CliConfigError) {
     return { line: `couicctl: error: ${error.message}`, exitCode: EXIT_USAGE };

@@ -80,7 +80,7 @@ export const DAEMON_DEFAULTS = {
   logFormat: 'json' as LogFormat,
   logLevel: 'info' as LogLevel,
   mtls: false,
-  flushIntervalMs: 20,
+  flushIntervalMs: 2,
   snapshotEvery: 100_000,
   peeringEnabled: false,
   peerTls: true,

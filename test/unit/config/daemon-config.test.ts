@@ -26,7 +26,7 @@ test('an empty config gives every default', (t) => {
     workingDir: '/var/lib/couic',
     logging: { format: 'json', level: 'info' },
     server: { socketPath: '/run/couic/couic.sock', mtls: false },
-    persistence: { flushIntervalMs: 20, snapshotEvery: 100000 },
+    persistence: { flushIntervalMs: 2, snapshotEvery: 100000 },
     peering: { enabled: false, peers: [] },
   });
 });
