@@ -1,0 +1,8 @@
+// Every scenario, one section: what `npm run bench` runs (through bench/run.js).
+import { apiInsertScenario } from './api-insert.js';
+import { runCli } from './lib/cli.js';
+import { memoryScenario } from './memory.js';
+
+export const ALL_SCENARIOS = [apiInsertScenario, memoryScenario] as const;
+
+await runCli(ALL_SCENARIOS);

@@ -1,0 +1,94 @@
+// Smoke test of the benchmark scripts with tiny sizes, so they cannot rot: each
+// scenario starts its real servers, yields positive finite figures, and renders a
+// well-formed results section. No timing assertions. Needs the daemon built (dist/).
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import { runApiInsert } from '../../../bench/api-insert.js';
+import { REPO_ROOT } from '../../../bench/lib/paths.js';
+import { machineInfo } from '../../../bench/lib/machine.js';
+import { runMemory } from '../../../bench/memory.js';
+import { appendSection, ratioOf, renderSection, type ScenarioResult } from '../../../bench/lib/results.js';
+import { summarize } from '../../../bench/lib/stats.js';
+
+const results: ScenarioResult[] = [];
+
+function checkFigures(t: import('ava').ExecutionContext, result: ScenarioResult, expected: number): void {
+  t.is(result.figures.length, expected);
+  for (const figure of result.figures) {
+    for (const side of [figure.couic, figure.baseline]) {
+      t.true(side.n > 0, `${figure.name}: no samples`);
+      t.true(Number.isFinite(side.median) && side.median > 0, `${figure.name}: median ${side.median}`);
+      t.true(side.min <= side.median && side.median <= side.max, `${figure.name}: min/median/max out of order`);
+    }
+    t.true(Number.isFinite(ratioOf(figure)) && ratioOf(figure) > 0, `${figure.name}: ratio`);
+  }
+}
+
+test.serial('api-insert runs with tiny sizes and measures both couic and the echo', async (t) => {
+  const result = await runApiInsert({
+    batchRules: 300,
+    batchRuns: 1,
+    single: [
+      { inFlight: 1, calls: 5 },
+      { inFlight: 4, calls: 20 },
+    ],
+    singleRuns: 2,
+    pauseMs: 0,
+  });
+  t.is(result.scenario, 'api-insert');
+  // One batch figure per family, then throughput + latency per concurrency.
+  checkFigures(t, result, 6);
+  const latency = result.figures.find((f) => f.kind === 'latency' && f.name.includes('4 in flight'));
+  t.is(latency?.couic.n, 2 * 20);
+  results.push(result);
+});
+
+test.serial('memory runs with tiny sizes and reads the RSS of the daemon', async (t) => {
+  const result = await runMemory({ rulesPerFamily: 400, batchRules: 150, runs: 1, settleMs: 0 });
+  t.is(result.scenario, 'memory');
+  checkFigures(t, result, 2);
+  results.push(result);
+});
+
+test.serial('the results section is a well-formed markdown table, appended to the file', async (t) => {
+  t.is(results.length, 2, 'the scenario tests above must pass first');
+  const section = renderSection({ machine: machineInfo(REPO_ROOT), mode: 'quick', command: 'npm run bench -- --quick', results });
+  const lines = section.split('\n');
+  t.regex(lines[0] ?? '', /^## \d{4}-\d\d-\d\d \d\d:\d\d UTC · \S+ · quick$/);
+  t.regex(section, /Machine: \d+ cores .* RAM, .*Node v\d+/);
+  const header = lines.findIndex((l) => l.startsWith('| figure | ratio'));
+  t.true(header > 0);
+  const rows = lines.slice(header + 2).filter((l) => l.startsWith('| '));
+  t.is(rows.length, results.flatMap((r) => r.figures).length);
+  const columns = (lines[header] ?? '').split('|').length;
+  for (const row of rows) {
+    t.is(row.split('|').length, columns, row);
+    // The ratio comes first after the figure's name.
+    t.regex(row.split('|')[2] ?? '', /^ \*\*\d+\.\d\dx\*\* $/);
+  }
+
+  const dir = await mkdtemp(join(tmpdir(), 'couic-bench-test-'));
+  try {
+    const file = join(dir, 'RESULTS.md');
+    await appendSection(file, section);
+    await appendSection(file, section);
+    const text = await readFile(file, 'utf8');
+    t.true(text.startsWith('# couic benchmark results'));
+    t.is(text.split(lines[0] ?? '').length - 1, 2);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('summarize: median, nearest-rank percentiles and range', (t) => {
+  t.deepEqual(summarize([5, 1, 3]), { n: 3, median: 3, p50: 3, p99: 5, min: 1, max: 5 });
+  const even = summarize([4, 1, 3, 2]);
+  t.is(even.median, 2.5);
+  t.is(even.p50, 2);
+  const hundred = summarize(Array.from({ length: 100 }, (_, i) => 100 - i));
+  t.is(hundred.p99, 99);
+  t.is(hundred.max, 100);
+  t.throws(() => summarize([]), { instanceOf: RangeError });
+});
