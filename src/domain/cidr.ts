@@ -48,13 +48,29 @@ export function tryParseAddress(input: string): Address | string {
   if (/\s/.test(input)) return 'must not contain whitespace';
   if (input.includes('%')) return 'zone identifiers are not allowed';
   if (input.includes(':')) {
-    if (!ipaddr.IPv6.isValid(input)) return `"${input}" is not a valid IPv6 address`;
-    const bytes = Uint8Array.from(ipaddr.IPv6.parse(input).toByteArray());
+    const hex = embeddedQuadToHex(input);
+    if (hex === undefined || !ipaddr.IPv6.isValid(hex)) return `"${input}" is not a valid IPv6 address`;
+    const bytes = Uint8Array.from(ipaddr.IPv6.parse(hex).toByteArray());
     return { family: 6, bytes, text: formatAddress(6, bytes) };
   }
   const bytes = parseDottedQuad(input);
   if (bytes === undefined) return `"${input}" is not a valid IPv4 address`;
   return { family: 4, bytes, text: formatAddress(4, bytes) };
+}
+
+/**
+ * Rewrites a trailing dotted quad ("::1.2.3.4", "::ffff:1.2.3.4") as two hex groups.
+ * ipaddr.js reads any "::a.b.c.d" as IPv4-mapped and accepts leading-zero octets; the
+ * quad is parsed here with the same strict rules as a plain IPv4 address instead.
+ */
+function embeddedQuadToHex(input: string): string | undefined {
+  if (!input.includes('.')) return input;
+  const cut = input.lastIndexOf(':');
+  const quad = parseDottedQuad(input.slice(cut + 1));
+  if (quad === undefined) return undefined;
+  const hi = (((quad[0] ?? 0) << 8) | (quad[1] ?? 0)).toString(16);
+  const lo = (((quad[2] ?? 0) << 8) | (quad[3] ?? 0)).toString(16);
+  return `${input.slice(0, cut + 1)}${hi}:${lo}`;
 }
 
 export function tryParseCidr(input: string): Cidr | string {
