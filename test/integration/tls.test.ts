@@ -125,11 +125,9 @@ test('couicctl in remote mode over mTLS works with a client certificate, fails w
   t.regex(refused.stderr, /UNAVAILABLE/);
 });
 
-// BUG (src/cli/errors.ts describeFailure): when the server refuses the handshake for want
-// of a client certificate, the OpenSSL detail embedded in the message carries a newline,
-// so the error takes two stderr lines (and it blames a stopped daemon: "is the daemon
-// running?" while the daemon is up and asked for a certificate).
-test.failing('BUG: couicctl without a client certificate on an mTLS listener prints one error line', async (t) => {
+// Regression: the OpenSSL detail of a refused handshake carries a newline and used to
+// make the error two lines long, blaming a stopped daemon.
+test('couicctl without a client certificate on an mTLS listener prints one error line', async (t) => {
   const daemon = await startDaemon(t, { mtls: true });
   const { noCert } = await remoteConfigs(daemon);
   const refused = await runCli(undefined, ['drop', 'list'], { configPath: noCert });
