@@ -133,3 +133,13 @@ function formatAddress(family: AddressFamily, bytes: Uint8Array): string {
   if (v6.isIPv4MappedAddress()) return `::ffff:${v6.toIPv4Address().toString()}`;
   return v6.toRFC5952String();
 }
+
+/** Display order: IPv4 before IPv6, then by network address, then shorter prefix first. */
+export function compareCidrs(a: Cidr, b: Cidr): number {
+  if (a.family !== b.family) return a.family - b.family;
+  for (let i = 0; i < a.bytes.length; i++) {
+    const diff = (a.bytes[i] ?? 0) - (b.bytes[i] ?? 0);
+    if (diff !== 0) return diff;
+  }
+  return a.prefixLength - b.prefixLength;
+}
