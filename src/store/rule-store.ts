@@ -213,7 +213,7 @@ export class RuleStore {
     return this.dynamic.values();
   }
 
-  /** Removes entries whose expiration has passed; returns how many were removed. */
+  /** Removes entries whose expiration has passed; returns how many effective entries changed. */
   sweepExpired(): number {
     const now = this.now();
     const due = this.expiry.popDue(now);
@@ -234,6 +234,7 @@ export class RuleStore {
    * request first, so either everything applies or nothing does.
    */
   async applySetDeltas(deltas: readonly SetEntriesDelta[]): Promise<void> {
+    this.sweepExpired();
     const now = this.now();
     const upserts = new Map<string, RuleEntry>();
     for (const { policy, upserts: items } of deltas) {
