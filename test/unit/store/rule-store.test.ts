@@ -578,9 +578,8 @@ test('capacity is checked for set deltas, all-or-nothing, counting removals and 
 });
 
 test('applySetDeltas does not count expired-but-unswept dynamic entries against capacity', async (t) => {
-  // addRules sweeps before its capacity check, applySetDeltas does not: with a map
-  // full only of entries that have already expired (invisible to get/list/check),
-  // a set upsert is refused with CapacityExceededError until the sweeper runs.
+  // A map full only of entries that have already expired (invisible to get/list/check)
+  // must not refuse a set upsert just because the sweeper has not run yet.
   const { store, clock } = setup(SMALL);
   await store.addRules(v4s(5).map((e) => ({ ...e, expiration: T0 + 10 })));
   clock.advanceMs(10_000);
