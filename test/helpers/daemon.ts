@@ -17,11 +17,13 @@ export const DAEMON_BIN = join(REPO_ROOT, 'bin', 'couic.js');
 
 const READY_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 15_000;
-const OUTPUT_LIMIT = 512 * 1024;
+const OUTPUT_LIMIT = 8 * 1024 * 1024;
 
 export interface StartDaemonOptions {
   /** Top-level TOML keys (placed before any table). */
   readonly rootExtra?: string;
+  /** Extra lines inside [logging] (which holds format = "json", level = "info"). */
+  readonly loggingExtra?: string;
   /** TOML tables appended at the end of the config (e.g. "[persistence]\nflush_interval_ms = 5"). */
   readonly configExtra?: string;
   /** Reuse a working dir (e.g. from an earlier daemon); default: `<temp>/work`. */
@@ -67,6 +69,11 @@ export interface Daemon {
   readonly process: ChildProcess;
   /** Everything the daemon printed so far (all its runs), stdout and stderr interleaved. */
   output(): string;
+  /**
+   * Waits until the output matches `pattern` (logs arrive through a pipe, possibly after
+   * the answer of the call that caused them); false after `timeoutMs`.
+   */
+  waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<boolean>;
   /** SIGTERM, then waits for exit (SIGKILL after a bounded wait). */
   stop(): Promise<ExitInfo>;
   /** SIGKILL (kill -9), then waits for exit. */
@@ -98,6 +105,7 @@ export interface ConfigParts {
   readonly certs?: TestCerts;
   readonly metricsListen?: HostPort;
   readonly rootExtra?: string;
+  readonly loggingExtra?: string;
   readonly configExtra?: string;
 }
 
@@ -106,7 +114,11 @@ export function daemonConfigToml(parts: ConfigParts): string {
   const lines = ['ifaces = []', `working_dir = ${toml(parts.workingDir)}`];
   if (parts.nodeId !== undefined) lines.push(`node_id = ${toml(parts.nodeId)}`);
   if (parts.rootExtra !== undefined) lines.push(parts.rootExtra);
-  lines.push('', '[logging]', 'format = "json"', 'level = "info"');
+  lines.push('', '[logging]');
+  const logging = parts.loggingExtra ?? '';
+  if (!/^\s*format\s*=/m.test(logging)) lines.push('format = "json"');
+  if (!/^\s*level\s*=/m.test(logging)) lines.push('level = "info"');
+  if (parts.loggingExtra !== undefined) lines.push(parts.loggingExtra);
   lines.push('', '[server]', `socket = ${toml(parts.socketPath)}`);
   if (parts.listen !== undefined) {
     lines.push(`listen = ${toml(`${parts.listen.host}:${parts.listen.port}`)}`);
@@ -122,19 +134,25 @@ export function daemonConfigToml(parts: ConfigParts): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** Keeps a bounded copy of what a child process prints. */
+/** Keeps a bounded copy of what a child process prints, each line prefixed by its stream. */
 class OutputLog {
   private text = '';
+  /** Whether the next byte of a stream starts a line (chunks may split lines). */
+  private readonly atLineStart = new Map<string, boolean>();
   append(prefix: string, chunk: Buffer): void {
-    this.text += chunk
-      .toString('utf8')
-      .split(/(?<=\n)/)
-      .map((line) => `${prefix}${line}`)
-      .join('');
-    if (this.text.length > OUTPUT_LIMIT) this.text = this.text.slice(-OUTPUT_LIMIT);
+    const pieces = chunk.toString('utf8').split(/(?<=\n)/);
+    for (const piece of pieces) {
+      if (this.atLineStart.get(prefix) ?? true) this.text += prefix;
+      this.text += piece;
+      this.atLineStart.set(prefix, piece.endsWith('\n'));
+    }
+    if (this.text.length > OUTPUT_LIMIT) {
+      const cut = this.text.indexOf('\n', this.text.length - OUTPUT_LIMIT);
+      this.text = this.text.slice(cut + 1);
+    }
   }
   note(line: string): void {
-    this.append('[test] ', Buffer.from(`${line}\n`));
+    this.text += `[test] ${line}\n`;
   }
   toString(): string {
     return this.text;
@@ -171,6 +189,17 @@ export async function waitExit(child: ChildProcess, timeoutMs: number): Promise<
       resolve({ code, signal });
     };
     child.once('exit', onExit);
+  });
+}
+
+/** Waits until the child's stdio streams are closed (its output fully read), bounded. */
+function waitClose(child: ChildProcess, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    child.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
   });
 }
 
@@ -241,6 +270,7 @@ export async function startDaemon(t: Scope, options: StartDaemonOptions = {}): P
       ...(certs !== undefined ? { certs } : {}),
       ...(metricsListen !== undefined ? { metricsListen } : {}),
       ...(options.rootExtra !== undefined ? { rootExtra: options.rootExtra } : {}),
+      ...(options.loggingExtra !== undefined ? { loggingExtra: options.loggingExtra } : {}),
       ...(options.configExtra !== undefined ? { configExtra: options.configExtra } : {}),
     }),
     { mode: 0o600 },
@@ -269,9 +299,13 @@ export async function startDaemon(t: Scope, options: StartDaemonOptions = {}): P
     if (child === undefined) return { code: null, signal: null };
     const done = exitInfo(child);
     if (done !== undefined) return done;
+    const closed = waitClose(child, STOP_TIMEOUT_MS);
     child.kill(signal);
     const exited = await waitExit(child, STOP_TIMEOUT_MS);
-    if (exited !== undefined) return exited;
+    if (exited !== undefined) {
+      await closed; // everything it printed has been read
+      return exited;
+    }
     log.note(`no exit ${STOP_TIMEOUT_MS} ms after ${signal}; sending SIGKILL`);
     child.kill('SIGKILL');
     return (await waitExit(child, STOP_TIMEOUT_MS)) ?? { code: null, signal: null };
@@ -308,6 +342,14 @@ export async function startDaemon(t: Scope, options: StartDaemonOptions = {}): P
       return child;
     },
     output: () => log.toString(),
+    waitForOutput: async (pattern, timeoutMs = 5_000) => {
+      const deadline = Date.now() + timeoutMs;
+      while (!pattern.test(log.toString())) {
+        if (Date.now() >= deadline) return false;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      return true;
+    },
     stop: () => stop('SIGTERM'),
     kill: () => stop('SIGKILL'),
     restart: async () => {

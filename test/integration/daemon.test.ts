@@ -2,7 +2,7 @@
 // stale one is replaced), clean stop on SIGTERM/SIGINT, config errors naming the key,
 // first-start files, and the standard health and reflection services.
 import test from 'ava';
-import { stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connectUnix } from '../helpers/clients.js';
 import { daemonConfigToml, readClientToken, runDaemonToExit, startDaemon, waitExit } from '../helpers/daemon.js';
@@ -35,7 +35,7 @@ test('a stale socket left by a SIGKILLed daemon is replaced at the next start', 
   await daemon.restart();
   const api = connectUnix(t, daemon.socketPath, daemon.adminToken);
   t.is((await api.health.check({ service: '' })).status, 1);
-  t.regex(daemon.output(), /stale|replac/i);
+  t.true(await daemon.waitForOutput(/stale|replac/i), 'the replacement of the stale socket is logged');
 });
 
 test('SIGTERM stops the daemon cleanly with exit code 0', async (t) => {
@@ -117,4 +117,33 @@ test('server reflection lists the couic services and serves their descriptors', 
   t.true((file.file_descriptor_response?.file_descriptor_proto.length ?? 0) > 0, JSON.stringify(file.error_response));
   const descriptor = Buffer.concat(file.file_descriptor_response?.file_descriptor_proto ?? []).toString('latin1');
   t.true(descriptor.includes('CheckAddress'));
+});
+
+test('[logging] dir sends the logs to a file in that directory instead of stdout', async (t) => {
+  const dir = await makeTempDir(t, 'couic-l-');
+  const logDir = join(dir, 'logs');
+  const daemon = await startDaemon(t, { loggingExtra: `dir = ${JSON.stringify(logDir)}` });
+  const api = connectUnix(t, daemon.socketPath, daemon.adminToken);
+  await api.rules.addRule({ rule: dropSpec('192.0.2.9/32', { tag: 'tofile' }) });
+  await daemon.stop();
+  const files = await readdir(logDir);
+  t.true(files.length > 0, 'a log file was created');
+  const text = (await Promise.all(files.map((f) => readFile(join(logDir, f), 'utf8')))).join('');
+  t.regex(text, /192\.0\.2\.9\/32/);
+  t.notRegex(daemon.output(), /192\.0\.2\.9\/32/, 'rule changes are not on stdout');
+});
+
+test('[logging] format = "pretty" prints human one-line records', async (t) => {
+  const daemon = await startDaemon(t, { loggingExtra: 'format = "pretty"' });
+  const api = connectUnix(t, daemon.socketPath, daemon.adminToken);
+  await api.rules.addRule({ rule: dropSpec('192.0.2.10/32', { tag: 'pretty' }) });
+  await daemon.stop();
+  const lines = daemon
+    .output()
+    .split('\n')
+    .filter((l) => l.startsWith('[out] ') || l.startsWith('[err] '))
+    .map((l) => l.slice(6));
+  t.true(lines.length > 0);
+  t.false(lines.some((l) => l.startsWith('{')), 'no JSON records');
+  t.true(lines.some((l) => l.includes('192.0.2.10/32')));
 });

@@ -210,11 +210,13 @@ test.serial('random bytes as request bodies are refused without harming the daem
   t.is((await api.health.check({ service: '' })).status, 1);
 });
 
-test.serial('after all of it the daemon is healthy, holds its earlier rules and logged no internal error', async (t) => {
+test.serial('after all of it the daemon is healthy, holds its earlier rules, stops cleanly and logged no error', async (t) => {
   t.is((await api.health.check({ service: '' })).status, 1);
   const sentinels = await collect(api.rules.listRules({ policy: Policy.POLICY_UNSPECIFIED, tags: ['sentinel'], includeSets: false }));
   t.deepEqual(sentinels.map((e) => e.cidr).sort(), ['192.0.2.1/32', '2001:db8::/48']);
   t.is(daemon.process.exitCode, null);
+  // Stop it (reading all it printed) and check it never logged an error.
+  t.deepEqual(await daemon.stop(), { code: 0, signal: null });
   const internal = daemon.output().split('\n').filter((line) => /"level":(50|60)/.test(line));
   t.deepEqual(internal.map((l) => l.slice(0, 300)), []);
 });

@@ -127,7 +127,7 @@ test('a torn last journal record is skipped with a warning, never a crash', asyn
   await daemon.restart();
   const again = reconnect(t, daemon);
   t.deepEqual(await listAll(again), before);
-  t.regex(daemon.output(), /"level":40[^\n]*(torn|corrupt)/, 'a warning mentions the torn record');
+  t.true(await daemon.waitForOutput(/"level":40[^\n]*(torn|corrupt)/), 'a warning mentions the torn record');
   // And the journal keeps working after the repair.
   await again.rules.addRule({ rule: dropSpec('9.9.9.9/32') });
   await daemon.kill();

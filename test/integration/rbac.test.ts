@@ -4,11 +4,13 @@
 // for missing, unknown, malformed and revoked tokens.
 import anyTest, { type TestFn } from 'ava';
 import { randomUUID } from 'node:crypto';
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Metadata } from 'nice-grpc';
 import { collect, connectUnix, expectGrpcError, statusOf, Status, type CouicClients } from '../helpers/clients.js';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { dropSpec, Policy } from '../helpers/rules.js';
-import { fileScope } from '../helpers/tmp.js';
+import { fileScope, makeTempDir } from '../helpers/tmp.js';
 
 const test = anyTest as TestFn;
 const scope = fileScope(test);
@@ -189,4 +191,40 @@ test('clients list and get show the created clients with their groups', async (t
   for (const group of GROUPS) t.is(byName.get(`member-${group}`), group);
   const { client } = await admin.clients.getClient({ name: 'member-peering' });
   t.is(client?.group, 'peering');
+});
+
+// ---------------------------------------------------------------- client files on disk (own daemons)
+
+test('client files written by hand: mode 600 is loaded at start, mode 644 is refused with a log line', async (t) => {
+  const dir = await makeTempDir(t, 'couic-r-');
+  const workingDir = join(dir, 'work');
+  const clientsDir = join(workingDir, 'rbac', 'clients');
+  await mkdir(clientsDir, { recursive: true, mode: 0o700 });
+  const goodToken = randomUUID();
+  const looseToken = randomUUID();
+  // The default admin client is only made on a first start with no clients at all.
+  await writeFile(join(clientsDir, 'couicctl.toml'), `name = "couicctl"\ngroup = "admin"\ntoken = "${randomUUID()}"\n`, { mode: 0o600 });
+  await writeFile(join(clientsDir, 'handmade.toml'), `name = "handmade"\ngroup = "clientro"\ntoken = "${goodToken}"\n`, { mode: 0o600 });
+  await writeFile(join(clientsDir, 'loose.toml'), `name = "loose"\ngroup = "admin"\ntoken = "${looseToken}"\n`, { mode: 0o600 });
+  await chmod(join(clientsDir, 'loose.toml'), 0o644);
+  const own = await startDaemon(t, { workingDir });
+  const handmade = connectUnix(t, own.socketPath, goodToken);
+  t.is((await statusOf(collect(handmade.rules.listRules({ policy: Policy.POLICY_UNSPECIFIED, tags: [], includeSets: false })))).code, 'OK');
+  t.is((await statusOf(handmade.rules.addRule({ rule: dropSpec('192.0.2.1/32') }))).code, 'PERMISSION_DENIED');
+  const loose = connectUnix(t, own.socketPath, looseToken);
+  t.is((await statusOf(loose.clients.listClients({}))).code, 'UNAUTHENTICATED');
+  t.true(await own.waitForOutput(/loose/), 'the refused file is named in the log');
+});
+
+test('AddClient writes a private client file with the token', async (t) => {
+  const own = await startDaemon(t);
+  const api = connectUnix(t, own.socketPath, own.adminToken);
+  const { client } = await api.clients.addClient({ name: 'filed', group: 'monitoring' });
+  const file = join(own.workingDir, 'rbac', 'clients', 'filed.toml');
+  t.is((await stat(file)).mode & 0o777, 0o600);
+  const text = await readFile(file, 'utf8');
+  t.regex(text, new RegExp(`token = "${client?.token ?? 'missing'}"`));
+  t.regex(text, /group = "monitoring"/);
+  await api.clients.deleteClient({ name: 'filed' });
+  await t.throwsAsync(stat(file), { code: 'ENOENT' });
 });

@@ -5,18 +5,19 @@ import anyTest, { type TestFn } from 'ava';
 import { Verdict } from '../../src/generated/couic/v1/rules.js';
 import { EntrySource } from '../../src/generated/couic/v1/entry.js';
 import { collect, connectUnix, expectGrpcError, Status, type CouicClients } from '../helpers/clients.js';
-import { startDaemon } from '../helpers/daemon.js';
+import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { dropSpec, eventually, ignoreSpec, nowSeconds, Policy, v4Hosts, v6Hosts } from '../helpers/rules.js';
 import { fileScope } from '../helpers/tmp.js';
 
 const test = anyTest as TestFn;
 const scope = fileScope(test);
 let api: CouicClients;
+let shared: Daemon;
 
 // One daemon for the tests that use disjoint CIDRs/tags; tests that fill maps start their own.
 test.before(async () => {
-  const daemon = await startDaemon(scope);
-  api = connectUnix(scope, daemon.socketPath, daemon.adminToken);
+  shared = await startDaemon(scope);
+  api = connectUnix(scope, shared.socketPath, shared.adminToken);
 });
 
 test('add, get, list, delete one rule; the CIDR is normalised', async (t) => {
@@ -284,7 +285,38 @@ test('a rule with expiration now+2s disappears from get, list and check on its o
   t.true(nowSeconds() <= expiration + 2, 'removed within about a second of expiring');
 });
 
+test('each rule change is logged with client, group, policy, cidr, tag and expiry', async (t) => {
+  const expiration = nowSeconds() + 3_600;
+  await api.rules.addRule({ rule: dropSpec('192.0.2.201/32', { tag: 'audited', expiration }) });
+  await api.rules.deleteRule({ policy: Policy.POLICY_DROP, cidr: '192.0.2.201/32' });
+  const audit = (): Record<string, unknown>[] =>
+    shared
+      .output()
+      .split('\n')
+      .filter((line) => line.startsWith('[out] {'))
+      .map((line) => JSON.parse(line.slice(6)) as Record<string, unknown>)
+      .filter((r) => r['cidr'] === '192.0.2.201/32');
+  // The log reaches us through a pipe, possibly after the call's answer.
+  await eventually(async () => audit().length >= 2, 5_000, 50);
+  const records = audit();
+  t.is(records.length, 2, 'one record for the add, one for the delete');
+  for (const record of records) {
+    t.like(record, { client: 'couicctl', group: 'admin', policy: 'drop', cidr: '192.0.2.201/32', tag: 'audited', expiration });
+  }
+});
+
 // ---------------------------------------------------------------- capacity (own daemons)
+
+test('drop map holds 262,144 IPv4 entries; one more is RESOURCE_EXHAUSTED', async (t) => {
+  const daemon = await startDaemon(t);
+  const own = connectUnix(t, daemon.socketPath, daemon.adminToken);
+  t.deepEqual(await own.rules.addRules({ rules: v4Hosts(262_144, 40).map((c) => dropSpec(c)) }), { added: 262_144, replaced: 0 });
+  await expectGrpcError(t, own.rules.addRule({ rule: dropSpec('41.0.0.1/32') }), Status.RESOURCE_EXHAUSTED);
+  await expectGrpcError(t, own.rules.addRules({ rules: [dropSpec('41.0.0.2/32'), dropSpec('2001:db8::9/128')] }), Status.RESOURCE_EXHAUSTED);
+  await expectGrpcError(t, own.rules.getRule({ policy: Policy.POLICY_DROP, cidr: '2001:db8::9/128' }), Status.NOT_FOUND);
+  t.is((await own.rules.addRule({ rule: dropSpec('2001:db8::9/128') })).entry?.cidr, '2001:db8::9/128');
+  t.is((await own.stats.getGlobalStats({})).dropCidrCount, 262_145);
+});
 
 test('ignore map holds 65,536 IPv4 entries; one more is RESOURCE_EXHAUSTED and nothing changes', async (t) => {
   const daemon = await startDaemon(t);

@@ -167,7 +167,7 @@ test('a hand-written set file with mode 644 is refused at reload (not loaded), l
   t.false((await api.sets.listSets({ policy: Policy.POLICY_UNSPECIFIED })).sets.some((s) => s.name === 'loose' && s.entryCount > 0));
   const get = await statusOf(api.sets.getSet({ policy: Policy.POLICY_DROP, name: 'loose' }));
   t.true(['FAILED_PRECONDITION', 'NOT_FOUND'].includes(get.code), `${get.code}: ${get.details}`);
-  t.regex(daemon.output(), /loose/, 'the refusal is logged with the file name');
+  t.true(await daemon.waitForOutput(/loose/), 'the refusal is logged with the file name');
 
   await chmod(file, 0o600);
   const fixed = await api.sets.reloadSets({});
