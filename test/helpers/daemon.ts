@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFile, stat, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'smol-toml';
@@ -192,6 +192,25 @@ export async function waitExit(child: ChildProcess, timeoutMs: number): Promise<
   });
 }
 
+/** Polls a TCP port until it accepts a connection, the process exits, or the timeout. */
+export async function waitTcpOpen(address: HostPort, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (exitInfo(child) !== undefined) throw new Error(`daemon exited before ${address.host}:${address.port} was open`);
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect(address.port, address.host);
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${address.host}:${address.port} not open after ${timeoutMs} ms`);
+}
+
 /** Waits until the child's stdio streams are closed (its output fully read), bounded. */
 function waitClose(child: ChildProcess, timeoutMs: number): Promise<void> {
   return new Promise((resolve) => {
@@ -286,6 +305,10 @@ export async function startDaemon(t: Scope, options: StartDaemonOptions = {}): P
     child = started;
     try {
       await waitHealthy(socketPath, started, readyTimeoutMs);
+      // Health answers on the Unix socket before the TCP and metrics listeners are up.
+      for (const address of [listen, metricsListen]) {
+        if (address !== undefined) await waitTcpOpen(address, started, readyTimeoutMs);
+      }
     } catch (error: unknown) {
       if (exitInfo(started) === undefined) {
         started.kill('SIGKILL');
