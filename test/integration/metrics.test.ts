@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { XdpAction } from '../../src/generated/couic/v1/stats.js';
 import { connectUnix, type CouicClients } from '../helpers/clients.js';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
-import { dropSpec, ignoreSpec, Policy } from '../helpers/rules.js';
+import { dropSpec, eventually, ignoreSpec, Policy } from '../helpers/rules.js';
 import { fileScope } from '../helpers/tmp.js';
 
 const test = anyTest as TestFn;
@@ -127,4 +127,14 @@ test.serial('CIDR gauges and the stats API follow the rules added and deleted', 
   await admin.rules.deleteRule({ policy: Policy.POLICY_DROP, cidr: '192.0.2.1/32' });
   const deleted = samples((await scrape(tokens['monitoring'])).body);
   t.is(deleted.get('couic_drop_cidr_total'), drop0 + 2);
+});
+
+test.serial('an expiring rule leaves the gauges and the stats on its own', async (t) => {
+  const monitoring = connectUnix(t, daemon.socketPath, tokens['monitoring']);
+  const before = (await monitoring.stats.getGlobalStats({})).dropCidrCount;
+  await admin.rules.addRule({ rule: dropSpec('198.51.100.99/32', { expiration: Math.floor(Date.now() / 1000) + 2 }) });
+  t.is((await monitoring.stats.getGlobalStats({})).dropCidrCount, before + 1);
+  const gone = await eventually(async () => (await monitoring.stats.getGlobalStats({})).dropCidrCount === before, 6_000);
+  t.true(gone, 'drop count back to its value before the rule');
+  t.is(samples((await scrape(tokens['monitoring'])).body).get('couic_drop_cidr_total'), before);
 });
