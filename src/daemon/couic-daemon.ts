@@ -79,17 +79,10 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, clock:
       sets: createSetsService(sets, logger),
       stats: createStatsService(store, dataPlane),
     };
-    // nice-grpc servers listen once: one server per listener, same services.
-    const unixServer = buildGrpcServer(services, registry, logger);
+    // Refuse early if another daemon serves the socket; listen on it last, so a health
+    // check that answers there means every listener is up.
     const replaced = await claimSocketPath(options.server.socketPath);
     if (replaced === 'stale-replaced') logger.warn({ socket: options.server.socketPath }, 'replaced a stale socket');
-    await unixServer.listen(`unix:${options.server.socketPath}`, serverCredentials(undefined));
-    cleanups.push(async () => {
-      await shutdownGrpc(unixServer);
-      await unlink(options.server.socketPath).catch(() => undefined);
-    });
-    logger.info({ socket: options.server.socketPath }, 'API listening on Unix socket');
-
     if (options.server.listen !== undefined) {
       const { host, port } = options.server.listen;
       const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
@@ -104,6 +97,15 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, clock:
       cleanups.push(() => closeHttp(http));
       logger.info({ listen: options.metrics.listen }, 'metrics listening');
     }
+
+    // nice-grpc servers listen once: one server per listener, same services.
+    const unixServer = buildGrpcServer(services, registry, logger);
+    await unixServer.listen(`unix:${options.server.socketPath}`, serverCredentials(undefined));
+    cleanups.push(async () => {
+      await shutdownGrpc(unixServer);
+      await unlink(options.server.socketPath).catch(() => undefined);
+    });
+    logger.info({ socket: options.server.socketPath }, 'API listening on Unix socket');
 
     const running = store;
     return {
