@@ -5,6 +5,7 @@
 //
 // Run alone: `node --import tsx bench/api-insert.ts [--quick] [--record]`.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DAEMON_DEFAULTS } from '../src/config/daemon-options.js';
 import type { RuleSpec } from '../src/generated/couic/v1/entry.js';
 import { runCli, type RunOptions, type Scenario } from './lib/cli.js';
 import { startDaemon } from './lib/daemon.js';
@@ -28,7 +29,7 @@ export interface ApiInsertSizes {
   readonly pauseMs: number;
 }
 
-// One call in flight waits for each journal flush (20 ms group-commit window), so
+// One call in flight waits for a journal group commit (write + fsync) per call, so
 // it gets fewer calls to keep the full run within minutes.
 export const FULL_SIZES: ApiInsertSizes = {
   batchRules: 100_000,
@@ -110,7 +111,8 @@ export async function runApiInsert(sizes: ApiInsertSizes, options: RunOptions = 
         scenario: 'api-insert',
         figures,
         notes: [
-          `daemon with default settings (userspace data plane, logging level ${options.logLevel ?? 'info'} to a file, journal flush 20 ms with fsync, snapshot every 100,000 records); ` +
+          `daemon with default settings (userspace data plane, logging level ${options.logLevel ?? DAEMON_DEFAULTS.logLevel} to a file, ` +
+            `journal group commit ${DAEMON_DEFAULTS.flushIntervalMs} ms with fsync, snapshot every ${DAEMON_DEFAULTS.snapshotEvery.toLocaleString('en-US')} records); ` +
             'rules are distinct /32 (IPv4) and /128 (IPv6) drop rules expiring in 1 h; a call counts when its response (after the journal fsync) is back',
           `each batch run is deleted again (untimed) before the next; couic and echo runs alternate order; the client, the daemon and the echo are 3 processes sharing the machine above`,
         ],
