@@ -2,7 +2,7 @@
 // renders one dated section and writes it. Full runs append to bench/RESULTS.md;
 // quick runs go to a scratch file unless --record is given.
 import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { machineInfo } from './machine.js';
@@ -85,6 +85,7 @@ export async function runCli(
     mode: values.quick ? 'quick' : 'full',
     command: [commandName, ...(argv.length > 0 ? (commandName.startsWith('npm') ? ['--', ...argv] : argv) : [])].join(' '),
     results,
+    loadAtEnd: loadavg()[0] ?? 0,
   });
   process.stdout.write(`\n${section}`);
 

@@ -35,6 +35,8 @@ export interface SectionInput {
   readonly mode: 'full' | 'quick';
   readonly command: string;
   readonly results: readonly ScenarioResult[];
+  /** 1-minute load average when the last scenario finished. */
+  readonly loadAtEnd?: number;
 }
 
 /** couic / baseline on the figure's headline statistic. */
@@ -51,7 +53,8 @@ export function renderSection(input: SectionInput): string {
     `## ${date} · ${machine.commit} · ${input.mode}`,
     '',
     `Machine: ${machine.cores} cores (${machine.cpuModel}), ${formatGiB(machine.memoryBytes)} RAM, ${machine.kernel}, Node ${machine.node}. ` +
-      `Load average at start ${machine.loadAverage.map((l) => l.toFixed(2)).join(' / ')}. Command: \`${input.command}\`.`,
+      `Load average at start ${machine.loadAverage.map((l) => l.toFixed(2)).join(' / ')}` +
+      `${input.loadAtEnd !== undefined ? `, 1-min at end ${input.loadAtEnd.toFixed(2)}` : ''}. Command: \`${input.command}\`.`,
     '',
     '| figure | ratio couic / baseline | couic | baseline (same run) | baseline is | runs |',
     '|---|---:|---|---|---|---:|',
