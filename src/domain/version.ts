@@ -1,0 +1,61 @@
+// Versions of replicated changes: a hybrid logical clock reading (wall ms, counter)
+// plus the origin node id, compared lexicographically. Every node applies the same
+// last-writer-wins rule with it, whatever the order in which changes arrive.
+import type { Clock } from './clock.js';
+
+export interface Version {
+  /** Wall-clock part, ms since the UNIX epoch (never behind any version seen). */
+  readonly wallMs: number;
+  /** Logical counter within one wallMs. */
+  readonly counter: number;
+  /** Node id of the writer: breaks ties between concurrent writes deterministically. */
+  readonly origin: string;
+}
+
+/** Negative when a < b, positive when a > b, 0 only for the very same version. */
+export function compareVersions(a: Version, b: Version): number {
+  if (a.wallMs !== b.wallMs) return a.wallMs < b.wallMs ? -1 : 1;
+  if (a.counter !== b.counter) return a.counter < b.counter ? -1 : 1;
+  if (a.origin === b.origin) return 0;
+  return a.origin < b.origin ? -1 : 1;
+}
+
+export function formatVersion(v: Version): string {
+  return `${v.wallMs}.${v.counter}@${v.origin}`;
+}
+
+/**
+ * Hybrid logical clock: stamps local writes and observes remote versions, so a write
+ * made after seeing another always compares greater, even with skewed wall clocks.
+ */
+export class HybridClock {
+  private wallMs = 0;
+  private counter = 0;
+
+  constructor(
+    private readonly clock: Clock,
+    readonly nodeId: string,
+  ) {}
+
+  /** A fresh version for a local write, greater than every version stamped or observed. */
+  next(): Version {
+    const physical = this.clock.nowMs();
+    if (physical > this.wallMs) {
+      this.wallMs = physical;
+      this.counter = 0;
+    } else {
+      this.counter++;
+    }
+    return { wallMs: this.wallMs, counter: this.counter, origin: this.nodeId };
+  }
+
+  /** Moves the clock past a version received from elsewhere. */
+  observe(remote: Version): void {
+    if (remote.wallMs > this.wallMs) {
+      this.wallMs = remote.wallMs;
+      this.counter = remote.counter;
+    } else if (remote.wallMs === this.wallMs && remote.counter > this.counter) {
+      this.counter = remote.counter;
+    }
+  }
+}
