@@ -1,0 +1,43 @@
+/* Layouts shared by the XDP program (couic.bpf.c) and the TypeScript binding
+ * (src/dataplane/xdp/layout.ts mirrors these numbers; keep both in step). */
+#ifndef COUIC_H
+#define COUIC_H
+
+#define COUIC_DROP_MAX_ENTRIES 262144
+#define COUIC_IGNORE_MAX_ENTRIES 65536
+
+/* Tag counter slots: 0 = untagged, 1..254 = one tag each (allocated by userspace),
+ * 255 = every tag beyond the 254 tracked ones ("untracked"). */
+#define COUIC_TAG_SLOTS 256
+#define COUIC_TAG_UNTAGGED 0
+#define COUIC_TAG_UNTRACKED 255
+#define COUIC_TAG_NAME_LEN 80
+
+/* Number of XDP actions counted (XDP_ABORTED .. XDP_REDIRECT = 0..4). */
+#define COUIC_ACTIONS 5
+
+struct couic_key_v4 {
+	__u32 prefixlen;
+	__u8 addr[4];
+};
+
+struct couic_key_v6 {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+/* Value of every LPM entry: which tag slot its hits count under. */
+struct couic_rule {
+	__u32 tag;
+};
+
+struct couic_counter {
+	__u64 packets;
+	__u64 bytes;
+};
+
+struct couic_tag_name {
+	char name[COUIC_TAG_NAME_LEN];
+};
+
+#endif
