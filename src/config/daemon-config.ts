@@ -180,9 +180,18 @@ function readPersistence(table: TableReader | undefined): PersistenceOptions {
 }
 
 function readPeering(table: TableReader | undefined): PeeringOptions {
-  const peering: PeeringOptions = { enabled: DAEMON_DEFAULTS.peeringEnabled, peers: [] };
+  const peering: PeeringOptions = {
+    enabled: DAEMON_DEFAULTS.peeringEnabled,
+    peers: [],
+    flushIntervalMs: DAEMON_DEFAULTS.peeringFlushIntervalMs,
+    tombstoneLifetimeS: DAEMON_DEFAULTS.tombstoneLifetimeS,
+    reconnectMaxMs: DAEMON_DEFAULTS.reconnectMaxMs,
+  };
   if (table === undefined) return peering;
   peering.enabled = table.boolean('enabled') ?? peering.enabled;
+  peering.flushIntervalMs = table.integer('flush_interval_ms', DAEMON_LIMITS.peeringFlushIntervalMs) ?? peering.flushIntervalMs;
+  peering.tombstoneLifetimeS = table.integer('tombstone_lifetime_s', DAEMON_LIMITS.tombstoneLifetimeS) ?? peering.tombstoneLifetimeS;
+  peering.reconnectMaxMs = table.integer('reconnect_max_ms', DAEMON_LIMITS.reconnectMaxMs) ?? peering.reconnectMaxMs;
   const firstIndexOf = new Map<string, number>();
   (table.tableArray('peers') ?? []).forEach((reader, i) => {
     const peer = readPeer(reader);
@@ -271,9 +280,34 @@ function checkCrossKeys(options: DaemonOptions, problems: ProblemList): void {
   if (tls?.keyPath !== undefined && tls.certPath === undefined && !bad('tls.cert')) {
     problems.invalid('tls.cert', 'is required when tls.key is set');
   }
+  checkPeeringKeys(options, bad, problems);
   if (metrics !== undefined && server.listen !== undefined && metrics.listen.port !== 0 && sameAddress(metrics.listen, server.listen)) {
     problems.invalid('metrics.listen', `${formatHostPort(metrics.listen)} is already used by server.listen`);
   }
+}
+
+/** Replication is mTLS-only: a node serves its peers on `listen` and presents its own certificate. */
+function checkPeeringKeys(options: DaemonOptions, bad: (...keys: string[]) => boolean, problems: ProblemList): void {
+  const { server, tls, peering } = options;
+  if (!peering.enabled) return;
+  if (server.listen === undefined && !bad('server.listen')) {
+    problems.invalid('peering.enabled', 'requires server.listen (the TLS listener peers dial, e.g. "0.0.0.0:2900")');
+  }
+  const missing = (['ca', 'cert', 'key'] as const).filter((key) => {
+    const path = key === 'ca' ? tls?.caPath : key === 'cert' ? tls?.certPath : tls?.keyPath;
+    return path === undefined && !bad(`tls.${key}`);
+  });
+  if (missing.length > 0) {
+    problems.invalid(
+      'peering.enabled',
+      `requires [tls] ${missing.join(', ')} (peers authenticate each other with certificates signed by the cluster CA in tls.ca; see docs/pki.md)`,
+    );
+  }
+  peering.peers.forEach((peer, i) => {
+    if (!peer.tls) {
+      problems.invalid(`peering.peers[${i}].tls`, 'must be true: replication runs only over mutually authenticated TLS (remove the key or set it to true)');
+    }
+  });
 }
 
 function sameAddress(a: HostPort, b: HostPort): boolean {

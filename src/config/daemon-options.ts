@@ -55,6 +55,12 @@ export interface PeerOptions {
 export interface PeeringOptions {
   enabled: boolean;
   peers: PeerOptions[];
+  /** Coalesced deltas are flushed to each peer this often. */
+  flushIntervalMs: number;
+  /** Tombstones (and expired entries) are kept this long past the moment they stop mattering. */
+  tombstoneLifetimeS: number;
+  /** Cap of the exponential reconnect backoff (jittered, from 250 ms). */
+  reconnectMaxMs: number;
 }
 
 export interface DaemonOptions {
@@ -84,12 +90,18 @@ export const DAEMON_DEFAULTS = {
   snapshotEvery: 100_000,
   peeringEnabled: false,
   peerTls: true,
+  peeringFlushIntervalMs: 250,
+  tombstoneLifetimeS: 86_400,
+  reconnectMaxMs: 30_000,
 } as const;
 
 /** Limits of the numeric settings (also shown in docs/config.md). */
 export const DAEMON_LIMITS = {
   flushIntervalMs: { min: 0, max: 60_000 },
   snapshotEvery: { min: 1, max: 1_000_000_000 },
+  peeringFlushIntervalMs: { min: 1, max: 60_000 },
+  tombstoneLifetimeS: { min: 1, max: 31_536_000 },
+  reconnectMaxMs: { min: 250, max: 600_000 },
   /** Linux sockaddr_un.sun_path is 108 bytes including the terminating NUL. */
   socketPathBytes: 107,
 } as const;

@@ -27,7 +27,7 @@ test('an empty config gives every default', (t) => {
     logging: { format: 'json', level: 'info' },
     server: { socketPath: '/run/couic/couic.sock', mtls: false },
     persistence: { flushIntervalMs: 2, snapshotEvery: 100000 },
-    peering: { enabled: false, peers: [] },
+    peering: { enabled: false, peers: [], flushIntervalMs: 250, tombstoneLifetimeS: 86400, reconnectMaxMs: 30000 },
   });
 });
 
@@ -62,6 +62,9 @@ flush_interval_ms = 50
 snapshot_every = 5000
 [peering]
 enabled = true
+flush_interval_ms = 100
+tombstone_lifetime_s = 3600
+reconnect_max_ms = 5000
 [[peering.peers]]
 host = "couic2.couic.tld"
 port = 2900
@@ -70,7 +73,6 @@ token = "${TOKEN}"
 [[peering.peers]]
 host = "10.0.0.3"
 port = 2901
-tls = false
 token = "e78336b3-8128-4c84-88c7-e2fad9c32d99"
 `;
 
@@ -90,15 +92,20 @@ test('every key of the format is read', (t) => {
       enabled: true,
       peers: [
         { host: 'couic2.couic.tld', port: 2900, tls: true, token: TOKEN },
-        { host: '10.0.0.3', port: 2901, tls: false, token: 'e78336b3-8128-4c84-88c7-e2fad9c32d99' },
+        { host: '10.0.0.3', port: 2901, tls: true, token: 'e78336b3-8128-4c84-88c7-e2fad9c32d99' },
       ],
+      flushIntervalMs: 100,
+      tombstoneLifetimeS: 3600,
+      reconnectMaxMs: 5000,
     },
   });
 });
 
 // Verbatim from the reference walkthrough (couic-peering.txt), both nodes.
 test('the reference walkthrough [peering] blocks parse verbatim', (t) => {
-  const couic1 = `[peering]
+  // Peering needs the node's own listener and certificates (mTLS between peers).
+  const node = '[server]\nlisten = "0.0.0.0:2900"\n[tls]\nca = "/etc/couic/ca.pem"\ncert = "/etc/couic/node.pem"\nkey = "/etc/couic/node-key.pem"\n';
+  const couic1 = `${node}[peering]
 enabled = true
 
 [[peering.peers]]
@@ -107,7 +114,7 @@ port = 2900
 tls = true
 token = "bbfa1388-3218-463c-9722-6805507c14bb"
 `;
-  const couic2 = `[peering]
+  const couic2 = `${node}[peering]
 enabled = true
 
 [[peering.peers]]
@@ -119,8 +126,17 @@ token = "e78336b3-8128-4c84-88c7-e2fad9c32d99"
   t.deepEqual(compile(couic1).peering, {
     enabled: true,
     peers: [{ host: 'couic2.couic.tld', port: 2900, tls: true, token: 'bbfa1388-3218-463c-9722-6805507c14bb' }],
+    flushIntervalMs: 250,
+    tombstoneLifetimeS: 86400,
+    reconnectMaxMs: 30000,
   });
   t.deepEqual(compile(couic2).peering.peers[0]?.host, 'couic1.couic.tld');
+});
+
+test('peering enabled with neither listener nor certificates names everything missing', (t) => {
+  const err = t.throws(() => compile('[peering]\nenabled = true'), { instanceOf: ConfigError });
+  t.regex(err.message, /peering\.enabled: requires server\.listen/);
+  t.regex(err.message, /peering\.enabled: requires \[tls\] ca, cert, key/);
 });
 
 test('a peer without tls defaults to TLS on', (t) => {
@@ -155,6 +171,8 @@ key = "./certs/node-key.pem"
   t.is(options.server.socketPath, '/opt/couic/etc/run/couic.sock');
   t.deepEqual(options.tls, { caPath: '/opt/couic/etc/certs/ca.pem', certPath: '/abs/node.pem', keyPath: '/opt/couic/etc/certs/node-key.pem' });
 });
+
+const PEER_TLS = '[tls]\nca = "/ca.pem"\ncert = "/c.pem"\nkey = "/k.pem"\n';
 
 // [description, config, key named, message pattern]
 const invalid: Array<[string, string, string, RegExp]> = [
@@ -225,6 +243,17 @@ const invalid: Array<[string, string, string, RegExp]> = [
     /already listed as peering\.peers\[0\]/,
   ],
   ['a date where a string belongs', 'working_dir = 1979-05-27', 'working_dir', /expected a string, got a date/],
+  ['peering without listen', `${PEER_TLS}[peering]\nenabled = true`, 'peering.enabled', /requires server\.listen/],
+  ['peering without [tls]', '[server]\nlisten = "127.0.0.1:2900"\n[tls]\ncert = "/c"\nkey = "/k"\n[peering]\nenabled = true', 'peering.enabled', /requires \[tls\] ca \(peers authenticate/],
+  [
+    'peering with a plaintext peer',
+    `[server]\nlisten = "127.0.0.1:2900"\n${PEER_TLS}[peering]\nenabled = true\n[[peering.peers]]\nhost = "a"\nport = 2900\ntls = false\ntoken = "${TOKEN}"`,
+    'peering.peers[0].tls',
+    /must be true: replication runs only over mutually authenticated TLS/,
+  ],
+  ['peering flush interval zero', '[peering]\nflush_interval_ms = 0', 'peering.flush_interval_ms', /between 1 and 60000, got 0/],
+  ['tombstone lifetime negative', '[peering]\ntombstone_lifetime_s = -5', 'peering.tombstone_lifetime_s', /between 1 and/],
+  ['reconnect cap too small', '[peering]\nreconnect_max_ms = 10', 'peering.reconnect_max_ms', /between 250 and 600000, got 10/],
 ];
 
 for (const [what, toml, key, pattern] of invalid) {
