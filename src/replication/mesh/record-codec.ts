@@ -1,0 +1,153 @@
+// Converts replicated records between the domain (ReplicatedRecord) and the peering
+// wire format, and validates everything a peer sends: a bad record is refused with
+// INVALID_ARGUMENT naming the field, never merged and never a crash. The policy is
+// always carried: drop and ignore are different keys.
+import { tryParseCidr } from '../../domain/cidr.js';
+import type { EntryMetadata } from '../../domain/entry.js';
+import { ViolationCollector } from '../../domain/errors.js';
+import type { Policy as DomainPolicy } from '../../domain/policy.js';
+import type { ReplicatedRecord } from '../../domain/replicated-record.js';
+import { checkTag } from '../../domain/validation.js';
+import type { Version } from '../../domain/version.js';
+import { checkNodeId } from '../../config/node-id.js';
+import { Policy } from '../../generated/couic/v1/entry.js';
+import type { RecordVersion, ReplicatedRecord as WireRecord } from '../../generated/couic/v1/peering.js';
+
+/** Same bound as the rules API (api/rule-request.ts). */
+export const MAX_WIRE_METADATA_BYTES = 4096;
+/** A uint32 on the wire. */
+const MAX_COUNTER = 0xffff_ffff;
+
+const POLICY_TO_WIRE: Readonly<Record<DomainPolicy, Policy>> = { drop: Policy.POLICY_DROP, ignore: Policy.POLICY_IGNORE };
+
+export function versionToWire(version: Version): RecordVersion {
+  return { wallMs: version.wallMs, counter: version.counter, origin: version.origin };
+}
+
+export function recordToWire(record: ReplicatedRecord): WireRecord {
+  if (record.kind === 'tombstone') {
+    return {
+      policy: POLICY_TO_WIRE[record.policy],
+      cidr: record.cidr.text,
+      version: versionToWire(record.version),
+      tombstone: true,
+      tag: '',
+      expiration: 0,
+      createdAt: 0,
+      originNode: '',
+      metadata: undefined,
+      deletedExpiration: record.deletedExpiration,
+    };
+  }
+  const entry = record.entry;
+  return {
+    policy: POLICY_TO_WIRE[entry.policy],
+    cidr: entry.cidr.text,
+    version: versionToWire(entry.version),
+    tombstone: false,
+    tag: entry.tag,
+    expiration: entry.expiration,
+    createdAt: entry.createdAt,
+    originNode: entry.originNode,
+    metadata:
+      entry.metadata === undefined
+        ? undefined
+        : { kind: entry.metadata.kind, detail: entry.metadata.detail, extra: entry.metadata.extra },
+    deletedExpiration: 0,
+  };
+}
+
+/**
+ * Validates and converts received records; throws InvalidArgumentError listing every
+ * bad field (`records[3].cidr: ...`) so the stream can be closed with a clear status.
+ * Live records arrive with source 'peer'.
+ */
+export function recordsFromWire(wire: readonly WireRecord[], field = 'records'): ReplicatedRecord[] {
+  const violations = new ViolationCollector();
+  const out: ReplicatedRecord[] = [];
+  wire.forEach((w, i) => {
+    const record = recordFromWire(w, `${field}[${i}].`, violations);
+    if (record !== undefined) out.push(record);
+  });
+  violations.throwIfAny();
+  return out;
+}
+
+function recordFromWire(w: WireRecord, at: string, violations: ViolationCollector): ReplicatedRecord | undefined {
+  const before = violations.violations.length;
+  const policy = policyOf(w.policy);
+  violations.add(`${at}policy`, policy === undefined ? 'must be POLICY_DROP or POLICY_IGNORE' : undefined);
+  const cidr = tryParseCidr(w.cidr);
+  violations.add(`${at}cidr`, typeof cidr === 'string' ? cidr : undefined);
+  const version = versionFromWire(w.version, `${at}version`, violations);
+  if (w.tombstone) {
+    violations.add(`${at}deleted_expiration`, checkSeconds(w.deletedExpiration));
+    const live = w.tag !== '' || w.expiration !== 0 || w.createdAt !== 0 || w.originNode !== '' || w.metadata !== undefined;
+    violations.add(`${at}tombstone`, live ? 'a tombstone must not carry tag, expiration, created_at, origin_node or metadata' : undefined);
+    if (violations.violations.length > before || policy === undefined || typeof cidr === 'string' || version === undefined) return undefined;
+    return { kind: 'tombstone', policy, cidr, version, deletedExpiration: w.deletedExpiration };
+  }
+  violations.add(`${at}tag`, checkTag(w.tag));
+  violations.add(`${at}expiration`, checkSeconds(w.expiration));
+  violations.add(`${at}created_at`, checkSeconds(w.createdAt));
+  violations.add(`${at}origin_node`, checkNodeId(w.originNode));
+  violations.add(`${at}deleted_expiration`, w.deletedExpiration !== 0 ? 'only tombstones carry deleted_expiration' : undefined);
+  const metadata = metadataFromWire(w.metadata, `${at}metadata`, violations);
+  if (violations.violations.length > before || policy === undefined || typeof cidr === 'string' || version === undefined) return undefined;
+  return {
+    kind: 'live',
+    entry: {
+      policy,
+      cidr,
+      tag: w.tag,
+      expiration: w.expiration,
+      createdAt: w.createdAt,
+      originNode: w.originNode,
+      source: 'peer',
+      version,
+      ...(metadata !== undefined ? { metadata } : {}),
+    },
+  };
+}
+
+function policyOf(policy: Policy): DomainPolicy | undefined {
+  if (policy === Policy.POLICY_DROP) return 'drop';
+  if (policy === Policy.POLICY_IGNORE) return 'ignore';
+  return undefined;
+}
+
+function versionFromWire(v: RecordVersion | undefined, at: string, violations: ViolationCollector): Version | undefined {
+  if (v === undefined) {
+    violations.add(at, 'is required');
+    return undefined;
+  }
+  const before = violations.violations.length;
+  violations.add(`${at}.wall_ms`, Number.isSafeInteger(v.wallMs) && v.wallMs > 0 ? undefined : 'must be a positive number of ms since the UNIX epoch');
+  violations.add(`${at}.counter`, Number.isInteger(v.counter) && v.counter >= 0 && v.counter <= MAX_COUNTER ? undefined : 'must be a uint32');
+  violations.add(`${at}.origin`, checkNodeId(v.origin));
+  if (violations.violations.length > before) return undefined;
+  return { wallMs: v.wallMs, counter: v.counter, origin: v.origin };
+}
+
+function checkSeconds(value: number): string | undefined {
+  return Number.isSafeInteger(value) && value >= 0 ? undefined : 'must be a non-negative whole number of UNIX seconds (0 = never/unset)';
+}
+
+function metadataFromWire(
+  m: WireRecord['metadata'],
+  at: string,
+  violations: ViolationCollector,
+): EntryMetadata | undefined {
+  if (m === undefined) return undefined;
+  const size = Buffer.byteLength(JSON.stringify(m));
+  if (size > MAX_WIRE_METADATA_BYTES) {
+    violations.add(at, `must be at most ${MAX_WIRE_METADATA_BYTES} bytes of JSON (got ${size})`);
+    return undefined;
+  }
+  const extra: unknown = m.extra;
+  if (extra !== undefined && (typeof extra !== 'object' || extra === null || Array.isArray(extra))) {
+    violations.add(`${at}.extra`, 'must be an object');
+    return undefined;
+  }
+  return { kind: m.kind, detail: m.detail, ...(extra !== undefined ? { extra: extra as Record<string, unknown> } : {}) };
+}
