@@ -1,0 +1,126 @@
+// What one replication link still owes its peer: the newest record per key,
+// waiting (pending) or sent but not yet acknowledged (in flight). Memory grows with
+// the number of distinct keys, never with the number of operations, and nothing
+// is dropped: un-acked records go back to pending when the link breaks.
+import { newerRecord, recordKey, type ReplicatedRecord } from '../../domain/replicated-record.js';
+import { CHUNK_OVERHEAD_BYTES, estimateRecordBytes } from './record-size.js';
+
+export interface OutboxChunk {
+  readonly seq: number;
+  readonly records: ReplicatedRecord[];
+  /** Estimated encoded size, envelope included (<= maxBytes unless one record alone is larger). */
+  readonly bytes: number;
+}
+
+interface InFlight {
+  readonly seq: number;
+  readonly record: ReplicatedRecord;
+}
+
+export class CoalescingOutbox {
+  private pending = new Map<string, ReplicatedRecord>();
+  /** Per key, the newest record sent and not yet acked (older sends of it are superseded). */
+  private readonly inFlightByKey = new Map<string, InFlight>();
+  /** Per un-acked chunk, its keys (some may since have been re-sent in a later chunk). */
+  private readonly chunks = new Map<number, string[]>();
+  private nextSeq = 1;
+  /** Puts that replaced a record still pending (the coalescing at work). */
+  folded = 0;
+
+  /** Queues a record; a pending record of the same key is kept only if newer. */
+  put(record: ReplicatedRecord): void {
+    const key = recordKey(record);
+    const current = this.pending.get(key);
+    if (current === undefined) {
+      this.pending.set(key, record);
+    } else {
+      this.folded++;
+      this.pending.set(key, newerRecord(current, record));
+    }
+  }
+
+  get pendingKeys(): number {
+    return this.pending.size;
+  }
+
+  /** Distinct keys sent and not yet acked. */
+  get inFlightKeys(): number {
+    return this.inFlightByKey.size;
+  }
+
+  /** Chunks sent and not yet acked. */
+  get inFlightChunks(): number {
+    return this.chunks.size;
+  }
+
+  /** Distinct keys held (pending or in flight): the memory bound. */
+  get heldKeys(): number {
+    let both = 0;
+    for (const key of this.inFlightByKey.keys()) if (this.pending.has(key)) both++;
+    return this.pending.size + this.inFlightByKey.size - both;
+  }
+
+  /** A fresh sequence number for a chunk sent outside the outbox (reconciliation). */
+  allocateSeq(): number {
+    return this.nextSeq++;
+  }
+
+  /**
+   * Moves pending records, oldest first, into a new in-flight chunk whose estimated
+   * size stays <= maxBytes (at least one record, so an oversized record cannot stall
+   * the link). Undefined when nothing is pending.
+   */
+  takeChunk(maxBytes: number): OutboxChunk | undefined {
+    if (this.pending.size === 0) return undefined;
+    const seq = this.allocateSeq();
+    const records: ReplicatedRecord[] = [];
+    const keys: string[] = [];
+    let bytes = CHUNK_OVERHEAD_BYTES;
+    for (const [key, record] of this.pending) {
+      const size = estimateRecordBytes(record);
+      if (records.length > 0 && bytes + size > maxBytes) break;
+      records.push(record);
+      keys.push(key);
+      bytes += size;
+    }
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as string;
+      this.pending.delete(key);
+      this.inFlightByKey.set(key, { seq, record: records[i] as ReplicatedRecord });
+    }
+    this.chunks.set(seq, keys);
+    return { seq, records, bytes };
+  }
+
+  /** The peer applied chunk `seq`: forget its records (unless re-sent since). Unknown seqs are ignored. */
+  ack(seq: number): boolean {
+    const keys = this.chunks.get(seq);
+    if (keys === undefined) return false;
+    this.chunks.delete(seq);
+    for (const key of keys) {
+      if (this.inFlightByKey.get(key)?.seq === seq) this.inFlightByKey.delete(key);
+    }
+    return true;
+  }
+
+  /** The link broke: every un-acked record goes back to pending (a newer pending one wins). */
+  requeueInFlight(): void {
+    if (this.inFlightByKey.size === 0) return;
+    const merged = new Map<string, ReplicatedRecord>();
+    // Re-sent first, in their original order, then what was queued meanwhile.
+    for (const [key, { record }] of this.inFlightByKey) merged.set(key, record);
+    for (const [key, record] of this.pending) {
+      const sent = merged.get(key);
+      merged.set(key, sent === undefined ? record : newerRecord(sent, record));
+    }
+    this.pending = merged;
+    this.inFlightByKey.clear();
+    this.chunks.clear();
+  }
+
+  clear(): void {
+    this.pending.clear();
+    this.inFlightByKey.clear();
+    this.chunks.clear();
+  }
+}

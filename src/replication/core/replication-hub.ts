@@ -1,0 +1,183 @@
+// The node's replication core, shared by every link (mesh peers, the NATS bus) and
+// the Watch API: it watches the store, fans local changes out to one coalescing
+// outbox per link, relays what a link brought in to the other links only when it
+// changed local state (so loops die out), keeps the bucket digests used for
+// reconciliation and the change feed, and drives the flush and GC ticks.
+import type { Clock } from '../../domain/clock.js';
+import { recordKey, recordVersion, type ReplicatedRecord } from '../../domain/replicated-record.js';
+import type { HybridClock } from '../../domain/version.js';
+import type { RecordChange, RecordChangeOrigin, ReplicaStore } from '../replica-store.js';
+import { BucketDigests, DEFAULT_BUCKET_COUNT } from './bucket-digests.js';
+import { ChangeFeed } from './change-feed.js';
+import { CoalescingOutbox } from './coalescing-outbox.js';
+import type { Scheduler } from './scheduler.js';
+
+export const DEFAULT_FLUSH_INTERVAL_MS = 250;
+export const DEFAULT_MAX_CHUNK_BYTES = 1024 * 1024;
+export const DEFAULT_TOMBSTONE_LIFETIME_MS = 24 * 3600 * 1000;
+export const DEFAULT_GC_INTERVAL_MS = 60 * 1000;
+
+export interface ReplicationHubOptions {
+  readonly store: ReplicaStore;
+  readonly hlc: HybridClock;
+  readonly clock: Clock;
+  readonly scheduler: Scheduler;
+  readonly flushIntervalMs?: number;
+  readonly maxChunkBytes?: number;
+  readonly bucketCount?: number;
+  /** Informational here (the store applies it when collecting); kept for status and links. */
+  readonly tombstoneLifetimeMs?: number;
+  readonly gcIntervalMs?: number;
+  /** Feed id for the Watch cursors (default: random per process). */
+  readonly feedId?: string;
+}
+
+export class ReplicationHub {
+  readonly digests: BucketDigests;
+  readonly feed: ChangeFeed;
+  readonly flushIntervalMs: number;
+  readonly maxChunkBytes: number;
+  readonly tombstoneLifetimeMs: number;
+  readonly gcIntervalMs: number;
+  private readonly outboxes = new Map<string, CoalescingOutbox>();
+  private readonly flushListeners = new Map<string, Set<() => void>>();
+  private readonly cancels: (() => void)[] = [];
+  private started = false;
+  private listening = false;
+  /** Records collected by the GC tick so far. */
+  collected = 0;
+
+  constructor(private readonly options: ReplicationHubOptions) {
+    this.digests = new BucketDigests(options.bucketCount ?? DEFAULT_BUCKET_COUNT);
+    this.feed = new ChangeFeed(options.feedId);
+    this.flushIntervalMs = options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS;
+    this.maxChunkBytes = options.maxChunkBytes ?? DEFAULT_MAX_CHUNK_BYTES;
+    this.tombstoneLifetimeMs = options.tombstoneLifetimeMs ?? DEFAULT_TOMBSTONE_LIFETIME_MS;
+    this.gcIntervalMs = options.gcIntervalMs ?? DEFAULT_GC_INTERVAL_MS;
+  }
+
+  get nodeId(): string {
+    return this.options.hlc.nodeId;
+  }
+
+  get clock(): Clock {
+    return this.options.clock;
+  }
+
+  get scheduler(): Scheduler {
+    return this.options.scheduler;
+  }
+
+  /** Digests the current state, then follows every store change and starts the ticks. */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    if (!this.listening) {
+      // ReplicaStore has no unsubscribe: listen once for the hub's lifetime (digests and
+      // feed must stay exact across stop/start; stop() only ends the ticks).
+      this.listening = true;
+      for (const record of this.options.store.records()) this.digests.add(record);
+      this.options.store.onRecordChange((changes, origin) => this.onChanges(changes, origin));
+    }
+    this.cancels.push(this.options.scheduler.every(this.flushIntervalMs, () => this.flushTick()));
+    this.cancels.push(
+      this.options.scheduler.every(this.gcIntervalMs, () => {
+        this.collected += this.options.store.collectGarbage(this.options.clock.nowMs());
+      }),
+    );
+  }
+
+  stop(): void {
+    if (!this.started) return;
+    this.started = false;
+    for (const cancel of this.cancels.splice(0)) cancel();
+  }
+
+  /** A fresh, empty outbox for a link (reconciliation covers what exists already). Replaces any previous one. */
+  openOutbox(linkId: string): CoalescingOutbox {
+    const outbox = new CoalescingOutbox();
+    this.outboxes.get(linkId)?.clear();
+    this.outboxes.set(linkId, outbox);
+    return outbox;
+  }
+
+  /** Forgets a link's outbox, only if it is still `outbox` when given (a newer session may own the link). */
+  closeOutbox(linkId: string, outbox?: CoalescingOutbox): void {
+    const current = this.outboxes.get(linkId);
+    if (current === undefined || (outbox !== undefined && current !== outbox)) return;
+    current.clear();
+    this.outboxes.delete(linkId);
+  }
+
+  outboxOf(linkId: string): CoalescingOutbox | undefined {
+    return this.outboxes.get(linkId);
+  }
+
+  linkIds(): string[] {
+    return [...this.outboxes.keys()];
+  }
+
+  /** listener runs on every flush tick while the link's outbox has pending records. */
+  onFlush(linkId: string, listener: () => void): () => void {
+    let listeners = this.flushListeners.get(linkId);
+    if (listeners === undefined) {
+      listeners = new Set();
+      this.flushListeners.set(linkId, listeners);
+    }
+    listeners.add(listener);
+    return () => {
+      const set = this.flushListeners.get(linkId);
+      if (set === undefined) return;
+      set.delete(listener);
+      if (set.size === 0) this.flushListeners.delete(linkId);
+    };
+  }
+
+  /**
+   * Records that came in over `linkId`: the clock moves past their versions, the
+   * store merges them, and those that changed local state go to every other link.
+   * Resolves with those changed records.
+   */
+  async receive(linkId: string, records: readonly ReplicatedRecord[]): Promise<readonly ReplicatedRecord[]> {
+    for (const record of records) this.options.hlc.observe(recordVersion(record));
+    const changed = await this.options.store.mergeRemote(records);
+    if (changed.length > 0) {
+      for (const [id, outbox] of this.outboxes) {
+        if (id === linkId) continue;
+        for (const record of changed) outbox.put(record);
+      }
+    }
+    return changed;
+  }
+
+  /** The current records of the given buckets (all of them when a bucket count mismatch forces a snapshot). */
+  recordsInBuckets(buckets: readonly number[]): ReplicatedRecord[] {
+    const out: ReplicatedRecord[] = [];
+    if (buckets.length === 0) return out;
+    const wanted = new Uint8Array(this.digests.bucketCount);
+    for (const b of buckets) if (b >= 0 && b < wanted.length) wanted[b] = 1;
+    for (const record of this.options.store.records()) {
+      if (wanted[this.digests.bucketOf(recordKey(record))] === 1) out.push(record);
+    }
+    return out;
+  }
+
+  private onChanges(changes: readonly RecordChange[], origin: RecordChangeOrigin): void {
+    for (const change of changes) this.digests.apply(change);
+    if (origin === 'local') {
+      for (const outbox of this.outboxes.values()) {
+        for (const change of changes) if (change.after !== undefined) outbox.put(change.after);
+      }
+    }
+    this.feed.record(changes, origin);
+  }
+
+  private flushTick(): void {
+    for (const [linkId, outbox] of this.outboxes) {
+      if (outbox.pendingKeys === 0) continue;
+      const listeners = this.flushListeners.get(linkId);
+      if (listeners === undefined) continue;
+      for (const listener of [...listeners]) listener();
+    }
+  }
+}
