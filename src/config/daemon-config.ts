@@ -19,6 +19,7 @@ import {
   type ServerOptions,
   type TlsOptions,
 } from './daemon-options.js';
+import { readBus } from './bus-config.js';
 import { ConfigError } from './errors.js';
 import { checkHost, formatHostPort, parseHostPort, type HostPort } from './host-port.js';
 import { checkNodeId } from './node-id.js';
@@ -67,6 +68,7 @@ export function compileDaemonOptions(raw: unknown, baseDir: string): DaemonOptio
   const metrics = readMetrics(root.table('metrics'));
   const persistence = readPersistence(root.table('persistence'));
   const peering = readPeering(root.table('peering'));
+  const bus = readBus(root.table('bus'), base);
   root.finish();
 
   const options: DaemonOptions = { ifaces, workingDir, logging, server, persistence, peering };
@@ -75,6 +77,7 @@ export function compileDaemonOptions(raw: unknown, baseDir: string): DaemonOptio
   if (nodeId !== undefined) options.nodeId = nodeId;
   if (tls !== undefined) options.tls = tls;
   if (metrics !== undefined) options.metrics = metrics;
+  if (bus !== undefined) options.bus = bus;
   checkCrossKeys(options, problems);
   problems.throwIfAny();
   return options;

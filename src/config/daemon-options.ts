@@ -1,6 +1,7 @@
 // The daemon's fully defaulted options, as compiled from couic.toml. Units are in the
 // names; paths are absolute. Everything downstream reads these, never the raw TOML.
 
+import type { BusOptions } from './bus-options.js';
 import type { HostPort } from './host-port.js';
 
 export const DEFAULT_DAEMON_CONFIG_PATH = '/etc/couic/couic.toml';
@@ -78,6 +79,8 @@ export interface DaemonOptions {
   metrics?: MetricsOptions;
   persistence: PersistenceOptions;
   peering: PeeringOptions;
+  /** Present when [bus] is in the config (NATS bus replication). */
+  bus?: BusOptions;
 }
 
 export const DAEMON_DEFAULTS = {
