@@ -20,6 +20,7 @@ import {
   type TlsOptions,
 } from './daemon-options.js';
 import { readBus } from './bus-config.js';
+import { readXdp } from './xdp-config.js';
 import { ConfigError } from './errors.js';
 import { checkHost, formatHostPort, parseHostPort, type HostPort } from './host-port.js';
 import { checkNodeId } from './node-id.js';
@@ -69,6 +70,7 @@ export function compileDaemonOptions(raw: unknown, baseDir: string): DaemonOptio
   const persistence = readPersistence(root.table('persistence'));
   const peering = readPeering(root.table('peering'));
   const bus = readBus(root.table('bus'), base);
+  const xdp = readXdp(root.table('xdp'), base);
   root.finish();
 
   const options: DaemonOptions = { ifaces, workingDir, logging, server, persistence, peering };
@@ -78,6 +80,7 @@ export function compileDaemonOptions(raw: unknown, baseDir: string): DaemonOptio
   if (tls !== undefined) options.tls = tls;
   if (metrics !== undefined) options.metrics = metrics;
   if (bus !== undefined) options.bus = bus;
+  if (xdp !== undefined) options.xdp = xdp;
   checkCrossKeys(options, problems);
   problems.throwIfAny();
   return options;

@@ -2,6 +2,7 @@
 // names; paths are absolute. Everything downstream reads these, never the raw TOML.
 
 import type { BusOptions } from './bus-options.js';
+import type { XdpOptions } from './xdp-config.js';
 import type { HostPort } from './host-port.js';
 
 export const DEFAULT_DAEMON_CONFIG_PATH = '/etc/couic/couic.toml';
@@ -81,6 +82,8 @@ export interface DaemonOptions {
   peering: PeeringOptions;
   /** Present when [bus] is in the config (NATS bus replication). */
   bus?: BusOptions;
+  /** Present when [xdp] is in the config; used only when `ifaces` is non-empty. */
+  xdp?: XdpOptions;
 }
 
 export const DAEMON_DEFAULTS = {
