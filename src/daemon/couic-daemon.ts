@@ -8,8 +8,10 @@ import type { Logger } from 'pino';
 import type { DaemonOptions } from '../config/daemon-options.js';
 import { resolveNodeId } from '../config/node-id.js';
 import { systemClock, type Clock } from '../domain/clock.js';
+import { HybridClock } from '../domain/version.js';
 import type { DataPlane } from '../dataplane/dataplane.js';
 import { UserspaceDataPlane } from '../dataplane/userspace-dataplane.js';
+import { DEFAULT_PIN_DIR, XdpDataPlane } from '../dataplane/xdp/xdp-dataplane.js';
 import { buildGrpcServer, serverCredentials, type TlsMaterial } from '../api/grpc-server.js';
 import { createClientsService } from '../api/services/clients-service.js';
 import { createRulesService } from '../api/services/rules-service.js';
@@ -39,6 +41,9 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, clock:
   const cleanups: (() => Promise<void>)[] = [];
   try {
     await prepareDirectories(options);
+    // XDP loads and attaches with root rights: before privileges are dropped.
+    const dataPlane = await createDataPlane(options, logger);
+    cleanups.push(() => dataPlane.close());
     await dropPrivileges(options.user, options.group, logger);
 
     const { nodeId, source } = await resolveNodeId(options, options.workingDir);
@@ -48,26 +53,24 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, clock:
     const adminFile = await registry.ensureDefaultAdmin();
     if (adminFile !== undefined) logger.info({ file: adminFile }, 'first start: created admin client "couicctl"');
 
-    const dataPlane = createDataPlane(options, logger);
-    cleanups.push(() => dataPlane.close());
-
     let store: RuleStore | undefined;
     const persistence = await JournalPersistence.open({
       dir: join(options.workingDir, 'state'),
       flushIntervalMs: options.persistence.flushIntervalMs,
       snapshotEvery: options.persistence.snapshotEvery,
       logger,
-      snapshotSource: () => store?.dynamicEntries() ?? [],
+      snapshotSource: () => store?.records() ?? [],
     });
     cleanups.push(() => persistence.close());
-    store = new RuleStore({ clock, dataPlane, persistence });
-    const restored = await persistence.load(Math.floor(clock.nowMs() / 1000));
-    await store.restore(restored);
-    logger.info({ rules: restored.length }, 'dynamic rules restored');
+    store = new RuleStore({ clock, dataPlane, persistence, hlc: new HybridClock(clock, nodeId) });
+    await store.restore(await persistence.load());
+    logger.info({ rules: store.countByPolicy() }, 'dynamic rules restored');
 
     const sets = new StaticSets(await SetRepository.open(setsDirOf(options.workingDir), { logger }), store);
     const { changes } = await sets.reload();
     logger.info({ sets: changes.length }, 'static sets loaded');
+    // Pinned maps survived the restart: drop what the restored store no longer has.
+    if (dataPlane instanceof XdpDataPlane) await dataPlane.reconcile();
 
     const sweeper = setInterval(() => store?.sweepExpired(), EXPIRY_SWEEP_INTERVAL_MS);
     sweeper.unref();
@@ -122,15 +125,18 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, clock:
   }
 }
 
-function createDataPlane(options: DaemonOptions, logger: Logger): DataPlane {
+async function createDataPlane(options: DaemonOptions, logger: Logger): Promise<DataPlane> {
   if (options.ifaces.length === 0) {
     logger.info('data plane: userspace (no ifaces configured; rules are kept and checked, not enforced on packets)');
     return new UserspaceDataPlane();
   }
-  throw new Error(
-    `ifaces = [${options.ifaces.join(', ')}] needs the XDP data plane, which this build does not include yet; ` +
-      'remove ifaces to run with the userspace data plane',
-  );
+  return XdpDataPlane.open({
+    ifaces: options.ifaces,
+    pinDir: options.xdp?.pinDir ?? DEFAULT_PIN_DIR,
+    mode: options.xdp?.mode ?? 'auto',
+    ...(options.xdp?.objectPath !== undefined ? { objectPath: options.xdp.objectPath } : {}),
+    logger,
+  });
 }
 
 async function prepareDirectories(options: DaemonOptions): Promise<void> {

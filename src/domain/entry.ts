@@ -1,6 +1,7 @@
 // A filtering rule as the node holds it.
 import type { Cidr } from './cidr.js';
 import type { Policy } from './policy.js';
+import type { Version } from './version.js';
 
 export type EntrySource = 'api' | 'set' | 'peer';
 
@@ -23,6 +24,8 @@ export interface RuleEntry {
   readonly originNode: string;
   readonly source: EntrySource;
   readonly metadata?: EntryMetadata;
+  /** Version of the write that produced this dynamic entry (set entries have none). */
+  readonly version?: Version;
 }
 
 /** Store key: the same CIDR may exist once per policy. */

@@ -5,7 +5,8 @@
 import { tryParseCidr } from '../domain/cidr.js';
 import type { EntryMetadata, EntrySource, RuleEntry } from '../domain/entry.js';
 import { isPolicy, type Policy } from '../domain/policy.js';
-import type { PersistedChange } from './persistence.js';
+import type { ReplicatedRecord, TombstoneRecord, VersionedEntry } from '../domain/replicated-record.js';
+import type { Version } from '../domain/version.js';
 
 /** Version of the record shapes below; written in every journal and snapshot header. */
 export const CODEC_VERSION = 1;
@@ -16,7 +17,14 @@ export interface MetadataRecord {
   readonly extra?: Record<string, unknown>;
 }
 
-/** A RuleEntry on disk: p=policy, c=cidr text, t=tag, e=expiration, a=createdAt, n=origin node, s=source, m=metadata. */
+/** A version on disk: [wall ms, counter, origin node]. */
+export type VersionRecord = readonly [number, number, string];
+
+/**
+ * A RuleEntry on disk: p=policy, c=cidr text, t=tag, e=expiration, a=createdAt,
+ * n=origin node, s=source, m=metadata, v=version (absent in files written before
+ * replication: such entries get the version {createdAt, 0, origin}).
+ */
 export interface EntryRecord {
   readonly p: Policy;
   readonly c: string;
@@ -26,11 +34,23 @@ export interface EntryRecord {
   readonly n: string;
   readonly s: EntrySource;
   readonly m?: MetadataRecord;
+  readonly v?: VersionRecord;
 }
 
-export type ChangeRecord =
-  | ({ readonly o: 'p' } & EntryRecord)
-  | { readonly o: 'd'; readonly p: Policy; readonly c: string };
+/** A tombstone on disk: x = expiration of the deleted entry. Without v (older files): a plain delete. */
+export interface TombstoneDiskRecord {
+  readonly o: 'd';
+  readonly p: Policy;
+  readonly c: string;
+  readonly v?: VersionRecord;
+  readonly x?: number;
+}
+
+/** One line of a journal or a snapshot: the key's latest record. */
+export type ChangeRecord = ({ readonly o: 'p' } & EntryRecord) | TombstoneDiskRecord;
+
+/** The version given to records written before versions existed: older than any real write. */
+const LEGACY_DELETE_VERSION: Version = { wallMs: 0, counter: 0, origin: '' };
 
 const SOURCES: readonly string[] = ['api', 'set', 'peer'] satisfies readonly EntrySource[];
 
@@ -44,16 +64,29 @@ export function encodeEntry(entry: RuleEntry): EntryRecord {
     n: entry.originNode,
     s: entry.source,
   };
-  return entry.metadata === undefined ? record : { ...record, m: encodeMetadata(entry.metadata) };
+  const withMetadata = entry.metadata === undefined ? record : { ...record, m: encodeMetadata(entry.metadata) };
+  return entry.version === undefined ? withMetadata : { ...withMetadata, v: encodeVersion(entry.version) };
 }
 
-export function encodeChange(change: PersistedChange): ChangeRecord {
-  if (change.op === 'put') return { o: 'p', ...encodeEntry(change.entry) };
-  return { o: 'd', p: change.policy, c: change.cidr.text };
+export function encodeChange(change: ReplicatedRecord): ChangeRecord {
+  if (change.kind === 'live') return { o: 'p', ...encodeEntry(change.entry) };
+  return { o: 'd', p: change.policy, c: change.cidr.text, v: encodeVersion(change.version), x: change.deletedExpiration };
+}
+
+function encodeVersion(version: Version): VersionRecord {
+  return [version.wallMs, version.counter, version.origin];
+}
+
+function decodeVersion(value: unknown): Version | string {
+  if (!Array.isArray(value) || value.length !== 3) return 'v (version) must be [wallMs, counter, origin]';
+  const [wallMs, counter, origin] = value as unknown[];
+  if (!isUnixSeconds(wallMs) || !isUnixSeconds(counter)) return 'v (version) wallMs and counter must be non-negative whole numbers';
+  if (typeof origin !== 'string') return 'v (version) origin must be a string';
+  return { wallMs, counter, origin };
 }
 
 /** The entry, or the reason the record is not a valid entry. */
-export function decodeEntry(value: unknown): RuleEntry | string {
+export function decodeEntry(value: unknown): VersionedEntry | string {
   if (!isObject(value)) return 'record is not an object';
   const policy = value['p'];
   if (typeof policy !== 'string' || !isPolicy(policy)) return 'p (policy) must be "drop" or "ignore"';
@@ -71,7 +104,13 @@ export function decodeEntry(value: unknown): RuleEntry | string {
   if (typeof originNode !== 'string') return 'n (origin node) must be a string';
   const source = value['s'];
   if (typeof source !== 'string' || !SOURCES.includes(source)) return 's (source) must be api, set or peer';
-  const entry: RuleEntry = {
+  let version: Version = { wallMs: createdAt * 1000, counter: 0, origin: originNode };
+  if (value['v'] !== undefined) {
+    const decoded = decodeVersion(value['v']);
+    if (typeof decoded === 'string') return decoded;
+    version = decoded;
+  }
+  const entry: VersionedEntry = {
     policy,
     cidr,
     tag,
@@ -79,6 +118,7 @@ export function decodeEntry(value: unknown): RuleEntry | string {
     createdAt,
     originNode,
     source: source as EntrySource,
+    version,
   };
   if (value['m'] === undefined) return entry;
   const metadata = decodeMetadata(value['m']);
@@ -86,22 +126,35 @@ export function decodeEntry(value: unknown): RuleEntry | string {
   return { ...entry, metadata };
 }
 
-/** The change, or the reason the record is not a valid change. */
-export function decodeChange(value: unknown): PersistedChange | string {
+/** The record (journal change or snapshot line), or the reason it is not a valid one. */
+export function decodeChange(value: unknown): ReplicatedRecord | string {
   if (!isObject(value)) return 'record is not an object';
   const op = value['o'];
-  if (op === 'p') {
+  if (op === 'p' || op === undefined) {
+    // Snapshot lines written before tombstones existed carry no `o`.
     const entry = decodeEntry(value);
-    return typeof entry === 'string' ? entry : { op: 'put', entry };
+    return typeof entry === 'string' ? entry : { kind: 'live', entry };
   }
   if (op !== 'd') return 'o (operation) must be "p" or "d"';
+  return decodeTombstone(value);
+}
+
+function decodeTombstone(value: Record<string, unknown>): TombstoneRecord | string {
   const policy = value['p'];
   if (typeof policy !== 'string' || !isPolicy(policy)) return 'p (policy) must be "drop" or "ignore"';
   const cidrText = value['c'];
   if (typeof cidrText !== 'string') return 'c (cidr) must be a string';
   const cidr = tryParseCidr(cidrText);
   if (typeof cidr === 'string') return `c (cidr) ${cidr}`;
-  return { op: 'delete', policy, cidr };
+  let version = LEGACY_DELETE_VERSION;
+  if (value['v'] !== undefined) {
+    const decoded = decodeVersion(value['v']);
+    if (typeof decoded === 'string') return decoded;
+    version = decoded;
+  }
+  const deletedExpiration = value['x'] ?? 0;
+  if (!isUnixSeconds(deletedExpiration)) return 'x (deleted expiration) must be a non-negative whole number';
+  return { kind: 'tombstone', policy, cidr, version, deletedExpiration };
 }
 
 function encodeMetadata(metadata: EntryMetadata): MetadataRecord {
@@ -125,6 +178,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** A non-negative whole number (UNIX seconds, ms, counters). */
 function isUnixSeconds(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }

@@ -21,12 +21,12 @@
 // Contract with the store: snapshotSource() reflects every change passed to record()
 // (applying it in memory before calling record() is safest; applying it right after the
 // promise resolves also works, since the source is read only after the switch's file
-// I/O), and every change to what it yields goes through record(), except removals of
-// expired entries (replay drops those anyway). close() abandons an unfinished snapshot,
+// I/O), and every change to what it yields goes through record(), except garbage
+// collection of records (the store drops collectable records again at load). close() abandons an unfinished snapshot,
 // so the store may empty itself after close() but not before.
 import { mkdir } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
-import { isExpired, type RuleEntry } from '../domain/entry.js';
+import type { ReplicatedRecord } from '../domain/replicated-record.js';
 import { InvalidArgumentError } from '../domain/errors.js';
 import { encodeChange } from './entry-codec.js';
 import { JournalClosedError } from './journal-errors.js';
@@ -51,8 +51,8 @@ export interface JournalPersistenceOptions {
   /** Journal records between snapshots. */
   readonly snapshotEvery?: number;
   readonly logger: PersistenceLogger;
-  /** The store's current dynamic entries (see the contract at the top of this file). */
-  readonly snapshotSource: () => Iterable<RuleEntry>;
+  /** The store's current records (see the contract at the top of this file). */
+  readonly snapshotSource: () => Iterable<ReplicatedRecord>;
 }
 
 export interface JournalPersistenceStats {
@@ -109,7 +109,7 @@ export class JournalPersistence implements RulePersistence {
     private readonly flushIntervalMs: number,
     private readonly snapshotEvery: number,
     private readonly logger: PersistenceLogger,
-    private readonly snapshotSource: () => Iterable<RuleEntry>,
+    private readonly snapshotSource: () => Iterable<ReplicatedRecord>,
     private segment: JournalSegment,
   ) {}
 
@@ -137,12 +137,12 @@ export class JournalPersistence implements RulePersistence {
     return new JournalPersistence(dir, flushIntervalMs, snapshotEvery, logger, options.snapshotSource, segment);
   }
 
-  async load(nowSeconds: number): Promise<RuleEntry[]> {
+  async load(): Promise<ReplicatedRecord[]> {
     const started = performance.now();
     await this.snapshotting;
     const listing = await listDir(this.dir);
     const snapshotSeq = listing.snapshots.at(-1);
-    const state = new Map<string, RuleEntry>();
+    const state = new Map<string, ReplicatedRecord>();
     const snapshotEntries =
       snapshotSeq === undefined ? 0 : await replaySnapshot(snapshotPath(this.dir, snapshotSeq), state, this.logger);
     const segments = listing.segments.filter((seq) => seq >= (snapshotSeq ?? 0));
@@ -157,8 +157,8 @@ export class JournalPersistence implements RulePersistence {
     }
     // Restarts do not reset the count, or a node restarted often would never compact.
     this.recordsSinceSnapshot = records;
-    const live: RuleEntry[] = [];
-    for (const entry of state.values()) if (!isExpired(entry, nowSeconds)) live.push(entry);
+    const loaded = [...state.values()];
+    const tombstones = loaded.reduce((n, record) => (record.kind === 'tombstone' ? n + 1 : n), 0);
     this.logger.info(
       {
         dir: this.dir,
@@ -166,13 +166,13 @@ export class JournalPersistence implements RulePersistence {
         snapshotEntries,
         segments: segments.length,
         journalRecords: records,
-        entries: live.length,
-        expired: state.size - live.length,
+        entries: loaded.length - tombstones,
+        tombstones,
         durationMs: Math.round(performance.now() - started),
       },
       'journal: rules loaded',
     );
-    return live;
+    return loaded;
   }
 
   record(changes: readonly PersistedChange[]): Promise<void> {

@@ -3,8 +3,8 @@
 // warning and the rest is used, so a damaged disk costs the damaged records only.
 import { readFile } from 'node:fs/promises';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { ruleKey, type RuleEntry } from '../domain/entry.js';
-import { CODEC_VERSION, decodeChange, decodeEntry } from './entry-codec.js';
+import { recordKey, type ReplicatedRecord } from '../domain/replicated-record.js';
+import { CODEC_VERSION, decodeChange } from './entry-codec.js';
 import { JournalFormatError } from './journal-errors.js';
 import { asHeader, asTrailer, unframeAt, type FileKind } from './journal-line.js';
 
@@ -17,10 +17,10 @@ const MAX_LINE_WARNINGS = 10;
 /** Parsing is CPU-bound: let timers and I/O run every so many lines. */
 const YIELD_EVERY_LINES = 16_384;
 
-/** Applies a snapshot's entries to `into`; returns how many it held. */
+/** Applies a snapshot's records (live entries and tombstones) to `into`; returns how many it held. */
 export async function replaySnapshot(
   path: string,
-  into: Map<string, RuleEntry>,
+  into: Map<string, ReplicatedRecord>,
   logger: ReplayLogger,
 ): Promise<number> {
   let entries = 0;
@@ -31,9 +31,9 @@ export async function replaySnapshot(
       trailerCount = trailer.n;
       return undefined;
     }
-    const entry = decodeEntry(record);
-    if (typeof entry === 'string') return entry;
-    into.set(ruleKey(entry.policy, entry.cidr), entry);
+    const decoded = decodeChange(record);
+    if (typeof decoded === 'string') return decoded;
+    into.set(recordKey(decoded), decoded);
     entries++;
     return undefined;
   });
@@ -49,15 +49,15 @@ export async function replaySnapshot(
 /** Applies a journal segment's changes to `into`, in order; returns how many it held. */
 export async function replaySegment(
   path: string,
-  into: Map<string, RuleEntry>,
+  into: Map<string, ReplicatedRecord>,
   logger: ReplayLogger,
 ): Promise<number> {
   let changes = 0;
   await readFramedFile(path, 'couic-journal', logger, (record) => {
     const change = decodeChange(record);
     if (typeof change === 'string') return change;
-    if (change.op === 'put') into.set(ruleKey(change.entry.policy, change.entry.cidr), change.entry);
-    else into.delete(ruleKey(change.policy, change.cidr));
+    // Journal order, not version order: each line is the key's record as of that write.
+    into.set(recordKey(change), change);
     changes++;
     return undefined;
   });

@@ -1,16 +1,16 @@
 // What the rule store needs from durable storage. The journal+snapshot
 // implementation lives in journal-persistence.ts.
-import type { RuleEntry } from '../domain/entry.js';
-import type { Cidr } from '../domain/cidr.js';
-import type { Policy } from '../domain/policy.js';
+import type { ReplicatedRecord } from '../domain/replicated-record.js';
 
-export type PersistedChange =
-  | { readonly op: 'put'; readonly entry: RuleEntry }
-  | { readonly op: 'delete'; readonly policy: Policy; readonly cidr: Cidr };
+/** A change to persist: the key's new record (a live entry or a tombstone). */
+export type PersistedChange = ReplicatedRecord;
 
 export interface RulePersistence {
-  /** Replays snapshot + journal; entries already expired at `nowSeconds` are left out. */
-  load(nowSeconds: number): Promise<RuleEntry[]>;
+  /**
+   * Replays snapshot + journal: the latest record of every key, expired entries and
+   * tombstones included (the store decides what is still worth keeping).
+   */
+  load(): Promise<ReplicatedRecord[]>;
   /**
    * Queues changes; resolves once they are durable (fsync'd). Calls made close together
    * share one write and one fsync (group commit).

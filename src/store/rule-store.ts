@@ -4,9 +4,24 @@
 // the dynamic one; only effective entries reach the data plane and count against
 // map capacity. Mutations are synchronous in memory (so reads see them at once),
 // then made durable and pushed to the data plane before the call resolves.
+//
+// Dynamic entries are also the node's replicated records (ReplicaStore): every write
+// carries a hybrid-clock version, deletes leave tombstones, and entries that expire
+// stay as (dormant) records until garbage collection, so nodes compare equal state
+// whatever their clocks say and an older write from a peer never wins.
 import type { Address, AddressFamily, Cidr } from '../domain/cidr.js';
 import { nowSeconds, type Clock } from '../domain/clock.js';
 import { isExpired, ruleKey, type RuleEntry } from '../domain/entry.js';
+import {
+  collectableAfterMs,
+  recordKey,
+  supersedes,
+  type ReplicatedRecord,
+  type TombstoneRecord,
+  type VersionedEntry,
+} from '../domain/replicated-record.js';
+import { HybridClock } from '../domain/version.js';
+import type { RecordChange, RecordChangeOrigin, RecordListener, ReplicaStore } from '../replication/replica-store.js';
 import {
   CapacityExceededError,
   FailedPreconditionError,
@@ -18,6 +33,9 @@ import { CAPACITY_PER_FAMILY, POLICIES, type Policy } from '../domain/policy.js'
 import type { DataPlane, DataPlaneKey, DataPlaneRule } from '../dataplane/dataplane.js';
 import { ExpiryQueue } from './expiry-queue.js';
 import type { PersistedChange, RulePersistence } from './persistence.js';
+
+/** Default time a tombstone (or an expired entry's record) outlives what it describes. */
+export const DEFAULT_TOMBSTONE_LIFETIME_MS = 24 * 60 * 60 * 1000;
 import { compileTagFilter } from './tag-filter.js';
 
 export interface RuleStoreOptions {
@@ -25,6 +43,10 @@ export interface RuleStoreOptions {
   readonly dataPlane: DataPlane;
   readonly persistence?: RulePersistence;
   readonly capacityPerFamily?: Readonly<Record<Policy, number>>;
+  /** Stamps local writes and observes restored/remote versions; default: a clock for node "local". */
+  readonly hlc?: HybridClock;
+  /** How long records of deleted or expired rules are kept (see collectableAfterMs). */
+  readonly tombstoneLifetimeMs?: number;
 }
 
 export interface RuleKeyInput {
@@ -63,32 +85,55 @@ export interface SetEntriesDelta {
 
 type Counts = Record<Policy, Record<AddressFamily, number>>;
 
-export class RuleStore {
-  private readonly dynamic = new Map<string, RuleEntry>();
+export class RuleStore implements ReplicaStore {
+  /** Unexpired-at-last-sweep dynamic entries, each a live record. */
+  private readonly dynamic = new Map<string, VersionedEntry>();
+  /** Records that are not enforced: tombstones, and live records whose entry expired. */
+  private readonly dormant = new Map<string, ReplicatedRecord>();
   private readonly setEntries = new Map<string, RuleEntry>();
   private readonly effective: Record<Policy, LpmTable<RuleEntry>> = {
     drop: new LpmTable(),
     ignore: new LpmTable(),
   };
   private readonly counts: Counts = { drop: { 4: 0, 6: 0 }, ignore: { 4: 0, 6: 0 } };
-  private readonly expiry = new ExpiryQueue<RuleEntry>();
+  private readonly expiry = new ExpiryQueue<VersionedEntry>();
   private readonly listeners: StoreListener[] = [];
+  private readonly recordListeners: RecordListener[] = [];
   private readonly capacity: Readonly<Record<Policy, number>>;
+  /** Shared with the replication hub, which observes remote versions through mergeRemote. */
+  readonly hlc: HybridClock;
+  private readonly tombstoneLifetimeMs: number;
   /** Data-plane batches are applied strictly in order. */
   private dataPlaneChain: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: RuleStoreOptions) {
     this.capacity = options.capacityPerFamily ?? CAPACITY_PER_FAMILY;
+    this.hlc = options.hlc ?? new HybridClock(options.clock, 'local');
+    this.tombstoneLifetimeMs = options.tombstoneLifetimeMs ?? DEFAULT_TOMBSTONE_LIFETIME_MS;
   }
 
   onChange(listener: StoreListener): void {
     this.listeners.push(listener);
   }
 
-  /** Loads persisted dynamic entries at start (no journaling, data plane updated). */
-  async restore(entries: readonly RuleEntry[]): Promise<void> {
-    const tx = new Transaction();
-    for (const entry of entries) this.putDynamic(entry, tx);
+  onRecordChange(listener: RecordListener): void {
+    this.recordListeners.push(listener);
+  }
+
+  /**
+   * Loads persisted records at start (no journaling, data plane updated). Records that
+   * are already collectable are left out; the clock moves past every restored version.
+   */
+  async restore(records: readonly ReplicatedRecord[]): Promise<void> {
+    const nowMs = this.options.clock.nowMs();
+    const now = Math.floor(nowMs / 1000);
+    const tx = new Transaction('local');
+    for (const record of records) {
+      this.hlc.observe(record.kind === 'live' ? record.entry.version : record.version);
+      if (collectableAfterMs(record, this.tombstoneLifetimeMs) <= nowMs) continue;
+      if (record.kind === 'live' && !isExpired(record.entry, now)) this.putDynamic(record.entry, tx);
+      else this.dormant.set(recordKey(record), record);
+    }
     await this.commit(tx, []);
   }
 
@@ -98,9 +143,10 @@ export class RuleStore {
    */
   async addRules(entries: readonly RuleEntry[]): Promise<{ added: number; replaced: number }> {
     this.sweepExpired();
-    const batch = new Map<string, RuleEntry>();
+    const batch = new Map<string, VersionedEntry>();
     const violations: FieldViolation[] = [];
-    entries.forEach((entry, index) => {
+    entries.forEach((unversioned, index) => {
+      const entry: VersionedEntry = { ...unversioned, version: this.hlc.next() };
       const key = ruleKey(entry.policy, entry.cidr);
       const setEntry = this.setEntries.get(key);
       if (setEntry !== undefined) {
@@ -115,18 +161,19 @@ export class RuleStore {
       throw new FailedPreconditionError(violations.map((v) => `${v.field}: ${v.message}`).join('; '));
     }
     this.checkCapacity(batch);
-    const tx = new Transaction();
+    const tx = new Transaction('local');
+    const persisted: PersistedChange[] = [];
     let added = 0;
     let replaced = 0;
     for (const [key, entry] of batch) {
       if (this.dynamic.has(key)) replaced++;
       else added++;
+      const record: ReplicatedRecord = { kind: 'live', entry };
+      tx.records.push({ before: this.recordOf(key), after: record });
       this.putDynamic(entry, tx);
+      persisted.push(record);
     }
-    await this.commit(
-      tx,
-      [...batch.values()].map((entry) => ({ op: 'put', entry })),
-    );
+    await this.commit(tx, persisted);
     return { added, replaced };
   }
 
@@ -136,7 +183,7 @@ export class RuleStore {
     const now = this.now();
     const notFound: FieldViolation[] = [];
     const setOwned: string[] = [];
-    const targets = new Map<string, RuleEntry>();
+    const targets = new Map<string, VersionedEntry>();
     keys.forEach((k, index) => {
       const key = ruleKey(k.policy, k.cidr);
       const field = keys.length === 1 ? 'cidr' : `keys[${index}].cidr`;
@@ -156,13 +203,80 @@ export class RuleStore {
     if (notFound.length > 0) {
       throw new NotFoundError(notFound.map((v) => (keys.length === 1 ? v.message : `${v.field}: ${v.message}`)).join('; '));
     }
-    const tx = new Transaction();
-    for (const [key, entry] of targets) this.removeDynamic(key, entry, tx, 'deleted');
-    await this.commit(
-      tx,
-      [...targets.values()].map((entry) => ({ op: 'delete', policy: entry.policy, cidr: entry.cidr })),
-    );
+    const tx = new Transaction('local');
+    const persisted: PersistedChange[] = [];
+    for (const [key, entry] of targets) {
+      const tombstone: TombstoneRecord = {
+        kind: 'tombstone',
+        policy: entry.policy,
+        cidr: entry.cidr,
+        version: this.hlc.next(),
+        deletedExpiration: entry.expiration,
+      };
+      tx.records.push({ before: { kind: 'live', entry }, after: tombstone });
+      this.removeDynamic(key, entry, tx, 'deleted');
+      this.dormant.set(key, tombstone);
+      persisted.push(tombstone);
+    }
+    await this.commit(tx, persisted);
     return [...targets.values()];
+  }
+
+  /**
+   * Merges records from peers or the bus: last writer wins by version. Records older
+   * than (or equal to) what the node holds, or already collectable, change nothing.
+   * Capacity is enforced where rules enter the cluster (the API), not here: refusing a
+   * replicated record would make nodes disagree forever.
+   */
+  async mergeRemote(records: readonly ReplicatedRecord[]): Promise<readonly ReplicatedRecord[]> {
+    this.sweepExpired();
+    const nowMs = this.options.clock.nowMs();
+    const now = Math.floor(nowMs / 1000);
+    const tx = new Transaction('remote');
+    const changed: ReplicatedRecord[] = [];
+    for (const incoming of records) {
+      this.hlc.observe(incoming.kind === 'live' ? incoming.entry.version : incoming.version);
+      if (collectableAfterMs(incoming, this.tombstoneLifetimeMs) <= nowMs) continue;
+      const key = recordKey(incoming);
+      const before = this.recordOf(key);
+      if (!supersedes(incoming, before)) continue;
+      const record = incoming.kind === 'live' ? this.asReceived(incoming.entry) : incoming;
+      tx.records.push({ before, after: record });
+      changed.push(record);
+      const current = this.dynamic.get(key);
+      if (record.kind === 'live' && !isExpired(record.entry, now)) {
+        this.putDynamic(record.entry, tx);
+        continue;
+      }
+      if (current !== undefined) this.removeDynamic(key, current, tx, record.kind === 'live' ? 'expired' : 'deleted');
+      this.dormant.set(key, record);
+    }
+    await this.commit(tx, changed);
+    return changed;
+  }
+
+  /** Every replicated record: live entries (expired ones included until collected) and tombstones. */
+  *records(): Generator<ReplicatedRecord> {
+    for (const entry of this.dynamic.values()) yield { kind: 'live', entry };
+    yield* this.dormant.values();
+  }
+
+  recordOf(key: string): ReplicatedRecord | undefined {
+    const entry = this.dynamic.get(key);
+    return entry !== undefined ? { kind: 'live', entry } : this.dormant.get(key);
+  }
+
+  /** Forgets dormant records that can no longer matter (not journaled: load drops them again). */
+  collectGarbage(nowMs: number): number {
+    this.sweepExpired();
+    const collected: RecordChange[] = [];
+    for (const [key, record] of this.dormant) {
+      if (collectableAfterMs(record, this.tombstoneLifetimeMs) > nowMs) continue;
+      this.dormant.delete(key);
+      collected.push({ before: record });
+    }
+    if (collected.length > 0) this.emitRecords(collected, 'gc');
+    return collected.length;
   }
 
   /** The effective entry for a key, unless expired. */
@@ -208,8 +322,8 @@ export class RuleStore {
     return { drop: this.counts.drop[4] + this.counts.drop[6], ignore: this.counts.ignore[4] + this.counts.ignore[6] };
   }
 
-  /** Dynamic entries (for snapshots and replication); includes not-yet-swept expired ones. */
-  dynamicEntries(): IterableIterator<RuleEntry> {
+  /** Enforced dynamic entries; includes not-yet-swept expired ones. */
+  dynamicEntries(): IterableIterator<VersionedEntry> {
     return this.dynamic.values();
   }
 
@@ -218,12 +332,15 @@ export class RuleStore {
     const now = this.now();
     const due = this.expiry.popDue(now);
     if (due.length === 0) return 0;
-    const tx = new Transaction();
+    const tx = new Transaction('local');
     for (const { ref } of due) {
       const key = ruleKey(ref.policy, ref.cidr);
-      if (this.dynamic.get(key) === ref) this.removeDynamic(key, ref, tx, 'expired');
+      if (this.dynamic.get(key) !== ref) continue;
+      this.removeDynamic(key, ref, tx, 'expired');
+      // Still the key's record (same version, same digest on every node) until collected.
+      this.dormant.set(key, { kind: 'live', entry: ref });
     }
-    // Expiry is not journaled: replay drops expired entries by itself.
+    // Expiry is not journaled (nor replicated): every node expires entries by itself.
     void this.commit(tx, []).catch(() => undefined);
     return tx.changes.length;
   }
@@ -244,7 +361,7 @@ export class RuleStore {
     }
     const removedKeys = deltas.flatMap(({ policy, removals }) => removals.map((cidr) => ruleKey(policy, cidr)));
     this.checkCapacity(upserts, new Set(removedKeys));
-    const tx = new Transaction();
+    const tx = new Transaction('local');
     for (const key of removedKeys) this.replaceSetEntry(key, undefined, tx);
     for (const [key, entry] of upserts) {
       const current = this.setEntries.get(key);
@@ -291,9 +408,16 @@ export class RuleStore {
     return this.setEntries.get(key) ?? this.dynamic.get(key);
   }
 
-  private putDynamic(entry: RuleEntry, tx: Transaction): void {
+  /** A live record as this node keeps it: written elsewhere = source "peer". */
+  private asReceived(entry: VersionedEntry): ReplicatedRecord {
+    const source = entry.version.origin === this.hlc.nodeId ? 'api' : 'peer';
+    return { kind: 'live', entry: entry.source === source ? entry : { ...entry, source } };
+  }
+
+  private putDynamic(entry: VersionedEntry, tx: Transaction): void {
     const key = ruleKey(entry.policy, entry.cidr);
     const before = this.effectiveOf(key);
+    this.dormant.delete(key);
     this.dynamic.set(key, entry);
     if (entry.expiration !== 0) this.expiry.push({ expiration: entry.expiration, ref: entry });
     this.updateEffective(key, before, tx);
@@ -330,7 +454,12 @@ export class RuleStore {
     }
   }
 
+  private emitRecords(changes: readonly RecordChange[], origin: RecordChangeOrigin): void {
+    for (const listener of this.recordListeners) listener(changes, origin);
+  }
+
   private async commit(tx: Transaction, persisted: readonly PersistedChange[]): Promise<void> {
+    if (tx.records.length > 0) this.emitRecords(tx.records, tx.origin);
     if (tx.changes.length > 0) for (const listener of this.listeners) listener(tx.changes);
     const durable =
       persisted.length > 0 && this.options.persistence !== undefined
@@ -353,4 +482,8 @@ class Transaction {
   readonly upserts = new Map<string, DataPlaneRule>();
   readonly removals = new Map<string, DataPlaneKey>();
   readonly changes: StoreChange[] = [];
+  /** Changes of replicated records (set entries and expiry are not). */
+  readonly records: RecordChange[] = [];
+
+  constructor(readonly origin: RecordChangeOrigin) {}
 }

@@ -1,11 +1,11 @@
-// Writes a snapshot of the store's entries without blocking the event loop: entries
+// Writes a snapshot of the store's records (live entries and tombstones) without blocking the event loop: entries
 // are encoded and written in chunks, yielding between chunks, into snapshot-<seq>.tmp;
 // only a complete, fsync'd file is renamed to snapshot-<seq>.ndjson. A crash at any
 // point leaves either no new snapshot (the .tmp is ignored) or a complete one.
 import { open, rename, unlink } from 'node:fs/promises';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import type { RuleEntry } from '../domain/entry.js';
-import { encodeEntry } from './entry-codec.js';
+import type { ReplicatedRecord } from '../domain/replicated-record.js';
+import { encodeChange } from './entry-codec.js';
 import { FILE_MODE, fsyncDir, snapshotPath, snapshotTmpPath, writeAll } from './journal-files.js';
 import { frameLine, frameRecord, headerRecord } from './journal-line.js';
 
@@ -19,7 +19,7 @@ export interface SnapshotRequest {
    * Iterated across several event-loop turns: changes made meanwhile may or may not
    * show; the journal segment `seq` holds them either way.
    */
-  readonly entries: Iterable<RuleEntry>;
+  readonly entries: Iterable<ReplicatedRecord>;
   /** Checked between chunks; true stops the write and removes the .tmp file. */
   readonly aborted: () => boolean;
   readonly chunkEntries?: number;
@@ -48,8 +48,8 @@ export async function writeSnapshot(request: SnapshotRequest): Promise<SnapshotR
       await writeAll(handle, data);
       bytes += data.length;
     };
-    for (const entry of request.entries) {
-      chunk.push(frameLine(JSON.stringify(encodeEntry(entry))));
+    for (const record of request.entries) {
+      chunk.push(frameLine(JSON.stringify(encodeChange(record))));
       entries++;
       if (chunk.length >= chunkEntries) {
         await writeChunk();

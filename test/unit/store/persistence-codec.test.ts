@@ -74,6 +74,7 @@ test('any encodable entry round-trips (property)', (t) => {
       originNode: fc.string(),
       source: fc.constantFrom('api' as const, 'set' as const, 'peer' as const),
       metadata: fc.option(fc.record({ kind: fc.string(), detail: fc.string() }), { nil: undefined }),
+      version: fc.record({ wallMs: fc.nat(), counter: fc.nat(), origin: fc.string() }),
     })
     .map(({ v4, bytes, prefix, metadata, ...rest }): RuleEntry => {
       const text = v4

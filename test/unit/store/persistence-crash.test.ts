@@ -9,7 +9,7 @@ import { ruleKey, type RuleEntry } from '../../../src/domain/entry.js';
 import { listDir } from '../../../src/store/journal-files.js';
 import { JournalPersistence } from '../../../src/store/journal-persistence.js';
 import { makeTempDir } from '../../helpers/tmp.js';
-import { captureLogger, crashChange, numberedEntry } from './fixtures/persistence-helpers.js';
+import { captureLogger, crashChange, liveEntries, numberedEntry } from './fixtures/persistence-helpers.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/persistence-crash-writer.ts', import.meta.url));
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -53,7 +53,7 @@ for (const killAfter of [120, 450, 1_000]) {
     const logger = captureLogger();
     const persistence = await JournalPersistence.open({ dir, logger, snapshotSource: () => [] });
     t.teardown(() => persistence.close());
-    const loaded = new Map<string, RuleEntry>((await persistence.load(0)).map((e) => [ruleKey(e.policy, e.cidr), e]));
+    const loaded = new Map<string, RuleEntry>(liveEntries(await persistence.load()).map((e) => [ruleKey(e.policy, e.cidr), e]));
     const keyOf = (n: number): string => ruleKey('drop', numberedEntry(n).cidr);
     const missing: number[] = [];
     const resurrected: number[] = [];
@@ -81,5 +81,5 @@ for (const killAfter of [120, 450, 1_000]) {
 
 function crashPutValue(n: number): RuleEntry | undefined {
   const change = crashChange(n);
-  return change.op === 'put' ? change.entry : undefined;
+  return change.kind === 'live' ? change.entry : undefined;
 }

@@ -8,7 +8,7 @@ import test from 'ava';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import type { RuleEntry } from '../../../src/domain/entry.js';
+import type { ReplicatedRecord } from '../../../src/domain/replicated-record.js';
 import { snapshotPath } from '../../../src/store/journal-files.js';
 import { JournalPersistence } from '../../../src/store/journal-persistence.js';
 import { makeTempDir } from '../../helpers/tmp.js';
@@ -18,13 +18,13 @@ const COUNT = 262_144;
 
 test('a 262,144-entry snapshot is written without long stalls and loads back whole', async (t) => {
   const dir = join(await makeTempDir(t, 'couic-large-'), 'state');
-  const entries: RuleEntry[] = [];
+  const entries: ReplicatedRecord[] = [];
   for (let n = 0; n < COUNT; n++) {
-    entries.push(numberedEntry(n, n % 3 === 0 ? { metadata: { kind: 'abuse', detail: `report ${n}` } } : {}));
+    entries.push(put(numberedEntry(n, n % 3 === 0 ? { metadata: { kind: 'abuse', detail: `report ${n}` } } : {})));
   }
   const writer = await JournalPersistence.open({ dir, logger: captureLogger(), snapshotSource: () => entries });
   t.teardown(() => writer.close());
-  await writer.load(0);
+  await writer.load();
   await writer.record([put(numberedEntry(0))]);
 
   const delay = monitorEventLoopDelay({ resolution: 1 });
@@ -40,11 +40,11 @@ test('a 262,144-entry snapshot is written without long stalls and loads back who
   const loadStarted = performance.now();
   const reader = await JournalPersistence.open({ dir, logger: captureLogger(), snapshotSource: () => [] });
   t.teardown(() => reader.close());
-  const loaded = await reader.load(0);
+  const loaded = await reader.load();
   const loadMs = performance.now() - loadStarted;
 
   t.is(loaded.length, COUNT);
-  const sample = (list: RuleEntry[]): RuleEntry[] => byKey(list).filter((_, i) => i % 4099 === 0).map(([, e]) => e);
+  const sample = (list: ReplicatedRecord[]): ReplicatedRecord[] => byKey(list).filter((_, i) => i % 4099 === 0).map(([, e]) => e);
   t.deepEqual(sample(loaded), sample(entries));
   t.log(
     `snapshot write ${writeMs.toFixed(0)} ms (${(bytes / 1e6).toFixed(1)} MB), ` +

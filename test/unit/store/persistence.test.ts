@@ -3,7 +3,8 @@
 import test from 'ava';
 import { appendFile, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ruleKey, type RuleEntry } from '../../../src/domain/entry.js';
+import { ruleKey } from '../../../src/domain/entry.js';
+import { recordKey, type ReplicatedRecord } from '../../../src/domain/replicated-record.js';
 import { encodeChange } from '../../../src/store/entry-codec.js';
 import { JournalClosedError } from '../../../src/store/journal-errors.js';
 import { journalPath, listDir, snapshotTmpPath } from '../../../src/store/journal-files.js';
@@ -11,7 +12,7 @@ import { frameRecord } from '../../../src/store/journal-line.js';
 import { JournalPersistence, type JournalPersistenceOptions } from '../../../src/store/journal-persistence.js';
 import type { PersistedChange } from '../../../src/store/persistence.js';
 import { makeTempDir } from '../../helpers/tmp.js';
-import { byKey, captureLogger, del, makeEntry, Model, numberedEntry, put, type CapturingLogger } from './fixtures/persistence-helpers.js';
+import { byKey, captureLogger, del, liveEntries, makeEntry, Model, numberedEntry, put, type CapturingLogger } from './fixtures/persistence-helpers.js';
 
 interface Harness {
   readonly dir: string;
@@ -45,9 +46,9 @@ async function apply(h: Harness, persistence: JournalPersistence, changes: Persi
   await persistence.record(changes);
 }
 
-async function reload(h: Harness, now = 0, logger: CapturingLogger = captureLogger()): Promise<RuleEntry[]> {
+async function reload(h: Harness, logger: CapturingLogger = captureLogger()): Promise<ReplicatedRecord[]> {
   const persistence = await h.open({ logger });
-  const entries = await persistence.load(now);
+  const entries = await persistence.load();
   await persistence.close();
   return entries;
 }
@@ -55,7 +56,7 @@ async function reload(h: Harness, now = 0, logger: CapturingLogger = captureLogg
 test('first start: creates the state dir (700) and an empty journal (600), loads nothing', async (t) => {
   const h = await harness(t);
   const persistence = await h.open();
-  t.deepEqual(await persistence.load(0), []);
+  t.deepEqual(await persistence.load(), []);
   t.is((await stat(h.dir)).mode & 0o777, 0o700);
   const listing = await listDir(h.dir);
   t.deepEqual(listing.segments, [1]);
@@ -67,7 +68,7 @@ test('first start: creates the state dir (700) and an empty journal (600), loads
 test('put, replace and delete round-trip through a restart', async (t) => {
   const h = await harness(t);
   const persistence = await h.open();
-  await persistence.load(0);
+  await persistence.load();
   await apply(h, persistence, [put(makeEntry('10.0.0.0/8', { tag: 'a' })), put(makeEntry('192.0.2.0/24'))]);
   await apply(h, persistence, [
     put(
@@ -81,9 +82,10 @@ test('put, replace and delete round-trip through a restart', async (t) => {
   await apply(h, persistence, [del('drop', '192.0.2.0/24'), put(makeEntry('192.0.2.0/24', { policy: 'ignore' }))]);
   await apply(h, persistence, [put(makeEntry('2001:db8::/48', { source: 'peer', originNode: 'node-b' }))]);
   await persistence.close();
-  const loaded = await reload(h);
+  const records = await reload(h);
+  const loaded = liveEntries(records);
   t.is(loaded.length, 3);
-  t.deepEqual(byKey(loaded), byKey(h.model.entries.values()));
+  t.deepEqual(byKey(records), byKey(h.model.entries.values()));
   t.is(loaded.find((e) => e.cidr.text === '10.0.0.0/8')?.tag, 'b');
   t.is(loaded.find((e) => e.cidr.text === '192.0.2.0/24')?.policy, 'ignore');
 });
@@ -91,21 +93,22 @@ test('put, replace and delete round-trip through a restart', async (t) => {
 test('a second restart appends to the same segment and still loads everything', async (t) => {
   const h = await harness(t);
   let persistence = await h.open();
-  await persistence.load(0);
+  await persistence.load();
   await apply(h, persistence, [put(numberedEntry(1))]);
   await persistence.close();
   persistence = await h.open();
-  await persistence.load(0);
+  await persistence.load();
   await apply(h, persistence, [put(numberedEntry(2)), del('drop', numberedEntry(1).cidr.text)]);
   await persistence.close();
   t.deepEqual((await listDir(h.dir)).segments, [1]);
-  t.deepEqual(byKey(await reload(h)), byKey([numberedEntry(2)]));
+  t.deepEqual(byKey(await reload(h)), byKey(h.model.entries.values()));
+  t.deepEqual(liveEntries(await reload(h)), [numberedEntry(2)]);
 });
 
 test('many concurrent record() calls share one write and fsync', async (t) => {
   const h = await harness(t);
   const persistence = await h.open({ flushIntervalMs: 20 });
-  await persistence.load(0);
+  await persistence.load();
   const calls: Array<Promise<void>> = [];
   for (let n = 0; n < 1000; n++) calls.push(apply(h, persistence, [put(numberedEntry(n))]));
   t.is(persistence.stats().pendingChanges, 1000);
@@ -124,26 +127,39 @@ test('many concurrent record() calls share one write and fsync', async (t) => {
   t.deepEqual(byKey(await reload(h)), byKey(h.model.entries.values()));
 });
 
-test('entries already expired at load are left out', async (t) => {
+test('expired entries and tombstones load back with their versions (the store decides what to keep)', async (t) => {
   const h = await harness(t);
   const persistence = await h.open();
-  await persistence.load(0);
-  await persistence.record([
-    put(makeEntry('1.0.0.1/32', { expiration: 1000 })),
-    put(makeEntry('1.0.0.2/32', { expiration: 2000 })),
-    put(makeEntry('1.0.0.3/32', { expiration: 0 })),
+  await persistence.load();
+  await apply(h, persistence, [
+    put(makeEntry('1.0.0.1/32', { expiration: 1000, version: { wallMs: 5, counter: 2, origin: 'node-b' } })),
+    put(makeEntry('1.0.0.2/32', { expiration: 0 })),
+    del('drop', '1.0.0.3/32', 77, 4000),
   ]);
   await persistence.close();
-  const cidrs = async (now: number): Promise<string[]> => (await reload(h, now)).map((e) => e.cidr.text).sort();
-  t.deepEqual(await cidrs(999), ['1.0.0.1/32', '1.0.0.2/32', '1.0.0.3/32']);
-  t.deepEqual(await cidrs(1000), ['1.0.0.2/32', '1.0.0.3/32']);
-  t.deepEqual(await cidrs(5000), ['1.0.0.3/32']);
+  const loaded = await reload(h);
+  t.deepEqual(byKey(loaded), byKey(h.model.entries.values()));
+  const tombstone = loaded.find((r) => r.kind === 'tombstone');
+  t.like(tombstone, { policy: 'drop', version: { wallMs: 77, counter: 0, origin: 'node-a' }, deletedExpiration: 4000 });
+});
+
+test('records written before versions existed get a version from createdAt; old deletes lose to everything', async (t) => {
+  const h = await harness(t);
+  const persistence = await h.open();
+  await persistence.load();
+  await persistence.close();
+  await appendFile(journalPath(h.dir, 1), frameRecord({ o: 'p', p: 'drop', c: '1.2.3.4/32', t: '', e: 0, a: 1_600_000_000, n: 'old', s: 'api' }));
+  await appendFile(journalPath(h.dir, 1), frameRecord({ o: 'p', p: 'drop', c: '5.6.7.8/32', t: '', e: 0, a: 1, n: 'old', s: 'api' }));
+  await appendFile(journalPath(h.dir, 1), frameRecord({ o: 'd', p: 'drop', c: '5.6.7.8/32' }));
+  const loaded = byKey(await reload(h));
+  t.like(loaded[0]?.[1], { kind: 'live', entry: { version: { wallMs: 1_600_000_000_000, counter: 0, origin: 'old' } } });
+  t.like(loaded[1]?.[1], { kind: 'tombstone', version: { wallMs: 0, counter: 0, origin: '' }, deletedExpiration: 0 });
 });
 
 test('a torn last line is cut off with a warning; earlier records stay, later appends load', async (t) => {
   const h = await harness(t);
   let persistence = await h.open();
-  await persistence.load(0);
+  await persistence.load();
   for (let n = 0; n < 3; n++) await apply(h, persistence, [put(numberedEntry(n))]);
   await persistence.close();
   const file = journalPath(h.dir, 1);
@@ -155,7 +171,7 @@ test('a torn last line is cut off with a warning; earlier records stay, later ap
   const logger = captureLogger();
   persistence = await h.open({ logger });
   t.is((await stat(file)).size, goodSize, 'file cut back to its last good line');
-  t.deepEqual(byKey(await persistence.load(0)), byKey(h.model.entries.values()));
+  t.deepEqual(byKey(await persistence.load()), byKey(h.model.entries.values()));
   t.is(logger.warnings().length, 1);
   t.regex(logger.warnings()[0]?.msg ?? '', /torn or corrupt tail/);
   t.like(logger.warnings()[0]?.obj, { droppedLines: 1 });
@@ -163,7 +179,7 @@ test('a torn last line is cut off with a warning; earlier records stay, later ap
   await apply(h, persistence, [put(numberedEntry(3))]);
   await persistence.close();
   const quiet = captureLogger();
-  t.deepEqual(byKey(await reload(h, 0, quiet)), byKey(h.model.entries.values()));
+  t.deepEqual(byKey(await reload(h, quiet)), byKey(h.model.entries.values()));
   t.is(h.model.entries.size, 4);
   t.deepEqual(quiet.warnings(), []);
 });
@@ -171,7 +187,7 @@ test('a torn last line is cut off with a warning; earlier records stay, later ap
 test('trailing zeros or a complete line with a bad checksum at the end are cut too', async (t) => {
   const h = await harness(t);
   let persistence = await h.open();
-  await persistence.load(0);
+  await persistence.load();
   await apply(h, persistence, [put(numberedEntry(0))]);
   await persistence.record([put(numberedEntry(1))]); // its line gets damaged below
   await persistence.close();
@@ -180,14 +196,14 @@ test('trailing zeros or a complete line with a bad checksum at the end are cut t
   await writeFile(file, `${content.replace('10.0.0.1/32', '10.0.0.7/32')}${'\0'.repeat(3000)}\n${'\0'.repeat(10)}`);
   const logger = captureLogger();
   persistence = await h.open({ logger });
-  t.deepEqual(byKey(await persistence.load(0)), byKey([numberedEntry(0)]));
+  t.deepEqual(byKey(await persistence.load()), byKey([put(numberedEntry(0))]));
   t.like(logger.warnings()[0]?.obj, { droppedLines: 3 });
 });
 
 test('a corrupt line in the middle is skipped with a warning naming it; the rest loads', async (t) => {
   const h = await harness(t);
   let persistence = await h.open();
-  await persistence.load(0);
+  await persistence.load();
   for (let n = 0; n < 5; n++) await persistence.record([put(numberedEntry(n))]);
   await persistence.close();
   const file = journalPath(h.dir, 1);
@@ -199,8 +215,8 @@ test('a corrupt line in the middle is skipped with a warning naming it; the rest
 
   const logger = captureLogger();
   persistence = await h.open({ logger });
-  const loaded = await persistence.load(0);
-  t.deepEqual(byKey(loaded), byKey([0, 1, 3, 4].map((n) => numberedEntry(n))));
+  const loaded = await persistence.load();
+  t.deepEqual(byKey(loaded), byKey([0, 1, 3, 4].map((n) => put(numberedEntry(n)))));
   const skipped = logger.warnings().filter((w) => /skipped a corrupt record/.test(w.msg));
   t.deepEqual(
     skipped.map((w) => w.obj),
@@ -216,7 +232,7 @@ test('a corrupt line in the middle is skipped with a warning naming it; the rest
 test('a record that is framed correctly but invalid is skipped with its reason', async (t) => {
   const h = await harness(t);
   let persistence = await h.open();
-  await persistence.load(0);
+  await persistence.load();
   await persistence.record([put(numberedEntry(0))]);
   await persistence.close();
   await appendFile(journalPath(h.dir, 1), frameRecord({ o: 'p', p: 'allow', c: '1.2.3.4/32' }));
@@ -224,7 +240,9 @@ test('a record that is framed correctly but invalid is skipped with its reason',
   await appendFile(journalPath(h.dir, 1), frameRecord({ o: 'd', p: 'drop', c: '8.8.8.8/32' }));
   const logger = captureLogger();
   persistence = await h.open({ logger });
-  t.deepEqual(byKey(await persistence.load(0)), byKey([numberedEntry(0)]));
+  const loaded = await persistence.load();
+  t.deepEqual(liveEntries(loaded), [numberedEntry(0)]);
+  t.like(loaded.find((r) => r.kind === 'tombstone'), { cidr: { text: '8.8.8.8/32' } }, 'a well-formed legacy delete');
   t.deepEqual(
     logger.warnings().map((w) => (w.obj as { reason: string }).reason),
     ['p (policy) must be "drop" or "ignore"', 'p (policy) must be "drop" or "ignore"'],
@@ -234,7 +252,7 @@ test('a record that is framed correctly but invalid is skipped with its reason',
 test('snapshots rotate the journal, delete old segments and keep the state', async (t) => {
   const h = await harness(t);
   const persistence = await h.open({ snapshotEvery: 10, flushIntervalMs: 0 });
-  await persistence.load(0);
+  await persistence.load();
   let seed = 7;
   const random = (n: number): number => {
     seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
@@ -262,7 +280,7 @@ test('the replayed record count carries over restarts, so a node restarted often
   const h = await harness(t);
   for (let start = 0; start < 3; start++) {
     const persistence = await h.open({ snapshotEvery: 10 });
-    await persistence.load(0);
+    await persistence.load();
     for (let n = 0; n < 4; n++) await apply(h, persistence, [put(numberedEntry(start * 4 + n))]);
     await persistence.close();
   }
@@ -274,7 +292,7 @@ test('the replayed record count carries over restarts, so a node restarted often
 test('leftovers of a crash during a snapshot or its clean-up are ignored and removed', async (t) => {
   const h = await harness(t);
   let persistence = await h.open();
-  await persistence.load(0);
+  await persistence.load();
   await apply(h, persistence, [put(numberedEntry(1)), put(numberedEntry(2))]);
   const oldSegment = await readFile(journalPath(h.dir, 1));
   await persistence.snapshotNow(); // snapshot 2, segment 1 deleted
@@ -285,8 +303,13 @@ test('leftovers of a crash during a snapshot or its clean-up are ignored and rem
   await writeFile(snapshotTmpPath(h.dir, 3), frameRecord({ k: 'couic-snapshot', v: 1, seq: 3 }));
   const logger = captureLogger();
   persistence = await h.open({ logger });
-  t.deepEqual(byKey(await persistence.load(0)), byKey(h.model.entries.values()));
-  t.false(h.model.entries.has(ruleKey('drop', numberedEntry(1).cidr)), 'the delete is not undone by the old segment');
+  const loaded = await persistence.load();
+  t.deepEqual(byKey(loaded), byKey(h.model.entries.values()));
+  t.is(
+    loaded.find((r) => recordKey(r) === ruleKey('drop', numberedEntry(1).cidr))?.kind,
+    'tombstone',
+    'the delete is not undone by the old segment',
+  );
   t.deepEqual(await readdir(h.dir), ['journal-0000000002.ndjson', 'snapshot-0000000002.ndjson']);
   t.deepEqual(logger.warnings(), []);
 });
@@ -294,7 +317,7 @@ test('leftovers of a crash during a snapshot or its clean-up are ignored and rem
 test('a crash after the new segment was opened but before the snapshot was renamed loads the previous state', async (t) => {
   const h = await harness(t);
   let persistence = await h.open();
-  await persistence.load(0);
+  await persistence.load();
   await apply(h, persistence, [put(numberedEntry(1))]);
   await persistence.close();
   // What rotation leaves before the snapshot is complete: segment 2 exists, snapshot 2 only as .tmp.
@@ -303,7 +326,7 @@ test('a crash after the new segment was opened but before the snapshot was renam
   await writeFile(snapshotTmpPath(h.dir, 2), 'partial');
   h.model.apply([put(numberedEntry(2))]);
   persistence = await h.open();
-  t.deepEqual(byKey(await persistence.load(0)), byKey(h.model.entries.values()));
+  t.deepEqual(byKey(await persistence.load()), byKey(h.model.entries.values()));
   t.is(persistence.stats().segmentSeq, 2);
 });
 
@@ -311,7 +334,7 @@ test('close() abandons a snapshot in progress; the journal still has everything'
   const h = await harness(t);
   const logger = captureLogger();
   let persistence = await h.open({ logger });
-  await persistence.load(0);
+  await persistence.load();
   const changes = [...Array(50_000).keys()].map((n) => put(numberedEntry(n)));
   await apply(h, persistence, changes);
   const snapshot = persistence.snapshotNow();
@@ -325,13 +348,13 @@ test('close() abandons a snapshot in progress; the journal still has everything'
   t.deepEqual(listing.temporaries, []);
   t.deepEqual(listing.snapshots, []);
   persistence = await h.open();
-  t.is((await persistence.load(0)).length, 50_000);
+  t.is((await persistence.load()).length, 50_000);
 });
 
 test('record() after close() rejects; close() is idempotent', async (t) => {
   const h = await harness(t);
   const persistence = await h.open();
-  await persistence.load(0);
+  await persistence.load();
   const before = persistence.record([put(numberedEntry(1))]);
   const closed = persistence.close();
   await t.throwsAsync(persistence.record([put(numberedEntry(2))]), { instanceOf: JournalClosedError });
@@ -339,7 +362,7 @@ test('record() after close() rejects; close() is idempotent', async (t) => {
   await closed;
   await persistence.close();
   await t.throwsAsync(persistence.snapshotNow(), { instanceOf: JournalClosedError });
-  t.deepEqual(byKey(await reload(h)), byKey([numberedEntry(1)]));
+  t.deepEqual(byKey(await reload(h)), byKey([put(numberedEntry(1))]));
 });
 
 test('bad options are refused with the option named', async (t) => {

@@ -9,6 +9,7 @@ import { ManualClock } from '../../../src/domain/clock.js';
 import type { RuleEntry } from '../../../src/domain/entry.js';
 import { CapacityExceededError, FailedPreconditionError, NotFoundError } from '../../../src/domain/errors.js';
 import type { Policy } from '../../../src/domain/policy.js';
+import type { ReplicatedRecord } from '../../../src/domain/replicated-record.js';
 import { UserspaceDataPlane } from '../../../src/dataplane/userspace-dataplane.js';
 import type { PersistedChange, RulePersistence } from '../../../src/store/persistence.js';
 import { RuleStore, type ListFilter, type StoreChange } from '../../../src/store/rule-store.js';
@@ -18,7 +19,7 @@ const T0 = 1_700_000_000; // seconds
 /** Fake persistence: records every `record` call in memory, durable at once. */
 class FakePersistence implements RulePersistence {
   readonly calls: PersistedChange[][] = [];
-  async load(): Promise<RuleEntry[]> {
+  async load(): Promise<ReplicatedRecord[]> {
     return [];
   }
   async record(changes: readonly PersistedChange[]): Promise<void> {
@@ -63,6 +64,11 @@ function entry(policy: Policy, cidr: string, opts: { tag?: string; expiration?: 
     originNode: 'node-a',
     source: 'api',
   };
+}
+
+/** A live record of `e` as persistence would load it (version from createdAt). */
+function live(e: RuleEntry): ReplicatedRecord {
+  return { kind: 'live', entry: { ...e, version: { wallMs: e.createdAt * 1000, counter: 0, origin: e.originNode } } };
 }
 
 const key = (policy: Policy, cidr: string): { policy: Policy; cidr: ReturnType<typeof parseCidr> } => ({
@@ -157,7 +163,7 @@ test('a batch with the same key twice keeps the last one and counts it once', as
   t.is(store.get('drop', parseCidr('10.0.0.0/8'))?.tag, 'last');
   t.is(listAll(store).length, 1);
   t.deepEqual(
-    persistence.all.map((c) => (c.op === 'put' ? c.entry.tag : 'delete')),
+    persistence.all.map((c) => (c.kind === 'live' ? c.entry.tag : 'delete')),
     ['last'],
   );
   t.is(changes.filter((c) => c.type === 'put').at(-1)?.entry.tag, 'last');
@@ -625,14 +631,14 @@ test('listeners see puts and deletes; persistence records puts and deletes', asy
   );
   t.deepEqual(batches, [2, 1]);
   t.deepEqual(
-    persistence.calls.map((call) => call.map((c) => (c.op === 'put' ? `put ${c.entry.cidr.text} ${c.entry.tag}` : `delete ${c.policy} ${c.cidr.text}`))),
+    persistence.calls.map((call) => call.map((c) => (c.kind === 'live' ? `put ${c.entry.cidr.text} ${c.entry.tag}` : `delete ${c.policy} ${c.cidr.text}`))),
     [['put 10.0.0.0/8 a', 'put 2001:db8::/32 '], ['delete drop 10.0.0.0/8']],
   );
 });
 
 test('restore loads entries into store and data plane without journaling them', async (t) => {
   const { store, dp, persistence } = setup();
-  await store.restore([entry('drop', '10.0.0.0/8', { tag: 'r' }), entry('ignore', '11.0.0.0/8', { expiration: T0 + 5 })]);
+  await store.restore([live(entry('drop', '10.0.0.0/8', { tag: 'r' })), live(entry('ignore', '11.0.0.0/8', { expiration: T0 + 5 }))]);
   t.is(persistence.calls.length, 0);
   t.deepEqual(listKeys(store), ['drop 10.0.0.0/8 r', 'ignore 11.0.0.0/8 ']);
   t.is(dp.entryCount('drop'), 1);
