@@ -62,7 +62,13 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, clock:
       snapshotSource: () => store?.records() ?? [],
     });
     cleanups.push(() => persistence.close());
-    store = new RuleStore({ clock, dataPlane, persistence, hlc: new HybridClock(clock, nodeId) });
+    store = new RuleStore({
+      clock,
+      dataPlane,
+      persistence,
+      hlc: new HybridClock(clock, nodeId),
+      tombstoneLifetimeMs: options.peering.tombstoneLifetimeS * 1000,
+    });
     await store.restore(await persistence.load());
     logger.info({ rules: store.countByPolicy() }, 'dynamic rules restored');
 
