@@ -1,0 +1,231 @@
+// One watcher: a snapshot (or a resume from a cursor), then every change, pulled by
+// the stream writer as fast as the client reads. Between pulls, changes only mark
+// keys in a PendingKeys queue, so a slow client costs memory per distinct key, never
+// per change, and the stream's own backpressure decides the pace.
+import { nowSeconds, type Clock } from '../../domain/clock.js';
+import { InvalidArgumentError } from '../../domain/errors.js';
+import { isExpired } from '../../domain/entry.js';
+import { recordKey, type LiveRecord, type ReplicatedRecord } from '../../domain/replicated-record.js';
+import type { ChangeFeed } from '../core/change-feed.js';
+import type { Scheduler } from '../core/scheduler.js';
+import type { ReplicaStore } from '../replica-store.js';
+import { PendingKeys } from './pending-keys.js';
+import { decideItem } from './watch-decision.js';
+import { formatWatchCursor, parseWatchCursor } from './watch-cursor.js';
+import type { WatchFilter } from './watch-filter.js';
+import type { SnapshotReason, WatchItem } from './watch-item.js';
+
+export interface WatchSessionOptions {
+  /** Most items handed out per pull (one gRPC message). */
+  readonly maxBatch: number;
+  /** Least time between two checkpoints of one watcher. */
+  readonly checkpointIntervalMs: number;
+}
+
+export interface WatchContext {
+  readonly store: Pick<ReplicaStore, 'records' | 'recordOf'>;
+  readonly feed: Pick<ChangeFeed, 'feedId' | 'currentSeq' | 'since'>;
+  readonly clock: Clock;
+  readonly scheduler: Scheduler;
+  /** Every expiration at or before this UNIX second has been reported to the sessions. */
+  expiredThrough(): number;
+  readonly options: WatchSessionOptions;
+}
+
+/** A record change with its key, as the broker passes it on. */
+export interface KeyedChange {
+  readonly key: string;
+  readonly before: ReplicatedRecord | undefined;
+  readonly after: ReplicatedRecord | undefined;
+}
+
+const CURSOR_EXPECTED = 'expected a cursor printed by an earlier watch (snapshot end or checkpoint), like "9f1c2e0a5b7d3c4e:1234@1700000000"';
+
+export class WatchSession {
+  private readonly queue = new PendingKeys();
+  /** Control items to send first (snapshot begin, resumed). */
+  private head: WatchItem[] = [];
+  private snapshot: LiveRecord[] | undefined;
+  private snapshotIndex = 0;
+  private snapshotEndCursor = '';
+  private lastCursorSeq = 0;
+  private lastCursorAtMs = Number.NEGATIVE_INFINITY;
+  /** Items were sent since the last cursor. */
+  private unreported = false;
+  private cancelCheckpointTimer: (() => void) | undefined;
+  private waiter: (() => void) | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly ctx: WatchContext,
+    readonly filter: WatchFilter,
+    cursorText: string | undefined,
+    private readonly onClose: (session: WatchSession) => void = () => undefined,
+  ) {
+    if (cursorText === undefined || cursorText === '') {
+      this.startSnapshot('no-cursor');
+      return;
+    }
+    const cursor = parseWatchCursor(cursorText);
+    if (cursor === undefined) throw InvalidArgumentError.single('cursor', `"${cursorText}" is not a watch cursor: ${CURSOR_EXPECTED}`);
+    const since = cursor.feedId === ctx.feed.feedId ? ctx.feed.since(cursor.seq) : ({ reset: true } as const);
+    if (since.reset) {
+      this.startSnapshot('cursor-reset');
+      return;
+    }
+    this.head.push({ type: 'resumed', cursor: cursorText });
+    for (const change of since.changes) if (filter.coversKey(change.key)) this.queue.add(change.key, true);
+    // Entries that expired while the client was away: not changes, so not in the feed.
+    const through = ctx.expiredThrough();
+    if (cursor.expiredThrough < through) {
+      for (const record of ctx.store.records()) {
+        if (record.kind !== 'live' || !filter.matchesLive(record)) continue;
+        const expiration = record.entry.expiration;
+        if (expiration > cursor.expiredThrough && expiration <= through) this.queue.add(recordKey(record), true);
+      }
+    }
+    this.lastCursorSeq = cursor.seq;
+    this.unreported = this.queue.size > 0;
+  }
+
+  /** Keys waiting to be sent (the memory a slow watcher costs). */
+  get pending(): number {
+    return this.queue.size;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Record changes (synchronously from the store, in order); any change may make a checkpoint due. */
+  noteChanges(changes: readonly KeyedChange[], expiredThrough: number): void {
+    for (const { key, before, after } of changes) {
+      if (!this.filter.coversKey(key)) continue;
+      // A before-entry already reported expired is no longer held by the watcher.
+      const beforeHeld =
+        before?.kind === 'live' &&
+        this.filter.matchesLive(before) &&
+        (before.entry.expiration === 0 || before.entry.expiration > expiredThrough);
+      if (beforeHeld || this.filter.matchesLive(after)) this.queue.add(key, beforeHeld);
+    }
+    this.wake();
+  }
+
+  /** Entries whose expiration just passed. */
+  noteExpired(expired: readonly LiveRecord[]): void {
+    let any = false;
+    for (const record of expired) {
+      if (!this.filter.matchesLive(record)) continue;
+      this.queue.add(recordKey(record), true);
+      any = true;
+    }
+    if (any) this.wake();
+  }
+
+  /** The next items, waiting until there are some; undefined once closed or aborted. */
+  async next(signal?: AbortSignal): Promise<WatchItem[] | undefined> {
+    for (;;) {
+      if (this.closed || signal?.aborted === true) return undefined;
+      const items = this.take();
+      if (items.length > 0) return items;
+      await this.waitForWork(signal);
+    }
+  }
+
+  /** What is ready now, without waiting (may be empty). */
+  take(): WatchItem[] {
+    const items = this.head;
+    this.head = [];
+    const { maxBatch } = this.ctx.options;
+    const now = nowSeconds(this.ctx.clock);
+    if (this.snapshot !== undefined) {
+      const snapshot = this.snapshot;
+      while (items.length < maxBatch && this.snapshotIndex < snapshot.length) {
+        const record = snapshot[this.snapshotIndex++] as LiveRecord;
+        // The snapshot state of a key changed since is still sent (the snapshot is the
+        // state at its cursor); the queued change follows it after snapshot end.
+        const send = !isExpired(record.entry, now);
+        this.queue.setHeld(recordKey(record), send);
+        if (send) items.push({ type: 'upsert', entry: record.entry });
+      }
+      if (this.snapshotIndex < snapshot.length) return items;
+      this.snapshot = undefined;
+      items.push({ type: 'snapshot-end', cursor: this.snapshotEndCursor });
+      this.lastCursorAtMs = this.ctx.clock.nowMs();
+    }
+    while (items.length < maxBatch) {
+      const pending = this.queue.shift();
+      if (pending === undefined) break;
+      const item = decideItem(pending, this.ctx.store.recordOf(pending.key), this.filter, now);
+      if (item === undefined) continue;
+      items.push(item);
+      this.unreported = true;
+    }
+    if (this.queue.size === 0) this.maybeCheckpoint(items);
+    return items;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.cancelCheckpointTimer?.();
+    this.cancelCheckpointTimer = undefined;
+    this.queue.clear();
+    this.snapshot = undefined;
+    this.wake();
+    this.onClose(this);
+  }
+
+  private startSnapshot(reason: SnapshotReason): void {
+    const now = nowSeconds(this.ctx.clock);
+    const records: LiveRecord[] = [];
+    for (const record of this.ctx.store.records()) {
+      if (record.kind === 'live' && this.filter.holds(record, now)) records.push(record);
+    }
+    this.snapshot = records;
+    this.lastCursorSeq = this.ctx.feed.currentSeq;
+    this.snapshotEndCursor = formatWatchCursor({
+      feedId: this.ctx.feed.feedId,
+      seq: this.lastCursorSeq,
+      expiredThrough: this.ctx.expiredThrough(),
+    });
+    this.head.push({ type: 'snapshot-begin', reason, entries: records.length });
+  }
+
+  /** With nothing queued, everything up to the feed's current sequence has been handed out. */
+  private maybeCheckpoint(items: WatchItem[]): void {
+    const seq = this.ctx.feed.currentSeq;
+    if (!this.unreported && seq === this.lastCursorSeq) return;
+    const nowMs = this.ctx.clock.nowMs();
+    const waitMs = this.lastCursorAtMs + this.ctx.options.checkpointIntervalMs - nowMs;
+    if (waitMs > 0) {
+      this.cancelCheckpointTimer ??= this.ctx.scheduler.after(waitMs, () => {
+        this.cancelCheckpointTimer = undefined;
+        this.wake();
+      });
+      return;
+    }
+    const cursor = formatWatchCursor({ feedId: this.ctx.feed.feedId, seq, expiredThrough: this.ctx.expiredThrough() });
+    items.push({ type: 'checkpoint', cursor });
+    this.lastCursorSeq = seq;
+    this.lastCursorAtMs = nowMs;
+    this.unreported = false;
+  }
+
+  private wake(): void {
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter?.();
+  }
+
+  private waitForWork(signal: AbortSignal | undefined): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      this.waiter = done;
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+}
