@@ -1,0 +1,167 @@
+// Starts real nats-server processes (Debian's, JetStream on) for the bus tests: one
+// server or a 3-server cluster, on free loopback ports, store in a temp dir,
+// optional TLS and user/password; always stopped at teardown. kill() and start()
+// let a test take a server down and bring it back on the same port and store.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { connect as connectNats, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
+import { exitInfo, freePort, waitExit, waitTcpOpen } from './daemon.js';
+import type { TestCerts } from './certs.js';
+import { makeTempDir, type Scope } from './tmp.js';
+
+export const NATS_BIN = process.env['NATS_SERVER_BIN'] ?? 'nats-server';
+
+export interface NatsServerOptions {
+  /** Serve TLS with these certificates (server cert for 127.0.0.1/localhost). */
+  readonly tls?: TestCerts;
+  /** Also require client certificates. */
+  readonly verifyClients?: boolean;
+  readonly user?: { readonly user: string; readonly password: string };
+}
+
+export interface NatsServer {
+  readonly name: string;
+  readonly port: number;
+  /** nats:// (or tls://) URL of this server. */
+  readonly url: string;
+  readonly storeDir: string;
+  output(): string;
+  running(): boolean;
+  /** SIGKILL, then waits for exit. */
+  kill(): Promise<void>;
+  /** SIGTERM (clean shutdown), then waits for exit. */
+  stop(): Promise<void>;
+  /** Starts again on the same port, config and store; waits until it accepts connections. */
+  start(): Promise<void>;
+}
+
+export interface NatsCluster {
+  readonly servers: readonly NatsServer[];
+  readonly urls: readonly string[];
+}
+
+interface ServerSpec {
+  readonly name: string;
+  readonly port: number;
+  readonly dir: string;
+  readonly cluster?: { readonly port: number; readonly routes: readonly number[] };
+  readonly options: NatsServerOptions;
+}
+
+const q = (value: string): string => JSON.stringify(value);
+
+function configText(spec: ServerSpec): string {
+  const lines = [
+    `server_name: ${q(spec.name)}`,
+    'host: "127.0.0.1"',
+    `port: ${spec.port}`,
+    `jetstream: { store_dir: ${q(join(spec.dir, 'store'))}, max_memory_store: 64MB, max_file_store: 2GB }`,
+  ];
+  const tls = spec.options.tls;
+  if (tls !== undefined) {
+    lines.push(
+      `tls: { cert_file: ${q(tls.serverCertPath)}, key_file: ${q(tls.serverKeyPath)}, ca_file: ${q(tls.caPath)}, verify: ${spec.options.verifyClients === true ? 'true' : 'false'}, timeout: 5 }`,
+    );
+  }
+  const user = spec.options.user;
+  if (user !== undefined) lines.push(`authorization: { user: ${q(user.user)}, password: ${q(user.password)} }`);
+  if (spec.cluster !== undefined) {
+    const routes = spec.cluster.routes.map((p) => q(`nats-route://127.0.0.1:${p}`)).join(', ');
+    lines.push(`cluster: { name: "couic-test", host: "127.0.0.1", port: ${spec.cluster.port}, routes: [${routes}] }`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+async function launchServer(t: Scope, spec: ServerSpec): Promise<NatsServer> {
+  const configPath = join(spec.dir, `${spec.name}.conf`);
+  await writeFile(configPath, configText(spec));
+  let child: ChildProcess | undefined;
+  let text = '';
+  const scheme = spec.options.tls !== undefined ? 'tls' : 'nats';
+
+  const start = async (): Promise<void> => {
+    const started = spawn(NATS_BIN, ['-c', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child = started;
+    const append = (chunk: Buffer): void => {
+      text += chunk.toString('utf8');
+      if (text.length > 1_000_000) text = text.slice(-500_000);
+    };
+    started.stdout?.on('data', append);
+    started.stderr?.on('data', append);
+    started.once('error', (error) => (text += `[spawn error] ${error.message}\n`));
+    await waitTcpOpen({ host: '127.0.0.1', port: spec.port }, started, 20_000).catch((error: unknown) => {
+      throw new Error(`nats-server ${spec.name} did not start: ${String(error)}\n${text}`);
+    });
+  };
+  const halt = async (signal: NodeJS.Signals): Promise<void> => {
+    if (child === undefined || exitInfo(child) !== undefined) return;
+    child.kill(signal);
+    if ((await waitExit(child, 10_000)) === undefined) {
+      child.kill('SIGKILL');
+      await waitExit(child, 10_000);
+    }
+  };
+  t.teardown(async () => {
+    await halt('SIGKILL');
+    if (!t.passed) t.log(`nats-server ${spec.name} output (last lines):\n${text.split('\n').slice(-30).join('\n')}`);
+  });
+  await start();
+  return {
+    name: spec.name,
+    port: spec.port,
+    url: `${scheme}://127.0.0.1:${spec.port}`,
+    storeDir: join(spec.dir, 'store'),
+    output: () => text,
+    running: () => child !== undefined && exitInfo(child) === undefined,
+    kill: () => halt('SIGKILL'),
+    stop: () => halt('SIGTERM'),
+    start,
+  };
+}
+
+/** One nats-server with JetStream, on a free loopback port. */
+export async function startNats(t: Scope, options: NatsServerOptions = {}): Promise<NatsServer> {
+  const dir = await makeTempDir(t, 'couic-nats-');
+  return launchServer(t, { name: 'n1', port: await freePort(), dir, options });
+}
+
+/** `size` clustered nats-servers with JetStream (all routes known to all). */
+export async function startNatsCluster(t: Scope, size = 3, options: NatsServerOptions = {}): Promise<NatsCluster> {
+  const dir = await makeTempDir(t, 'couic-natsc-');
+  const ports: number[] = [];
+  const clusterPorts: number[] = [];
+  for (let i = 0; i < size; i++) {
+    ports.push(await freePort());
+    clusterPorts.push(await freePort());
+  }
+  const servers = await Promise.all(
+    ports.map((port, i) =>
+      launchServer(t, {
+        name: `n${i + 1}`,
+        port,
+        dir,
+        cluster: { port: clusterPorts[i] as number, routes: clusterPorts.filter((_, j) => j !== i) },
+        options,
+      }),
+    ),
+  );
+  return { servers, urls: servers.map((s) => s.url) };
+}
+
+/** A plain client connection for test setup and checks; closed at teardown. */
+export async function natsClient(t: Scope, servers: string | readonly string[], options: NodeConnectionOptions = {}): Promise<NatsConnection> {
+  const nc = await connectNats({ servers: typeof servers === 'string' ? servers : [...servers], ...options });
+  t.teardown(() => nc.close().catch(() => undefined));
+  return nc;
+}
+
+/** Polls `check` until it returns true (bounded); returns whether it did. */
+export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 30_000, intervalMs = 50): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
