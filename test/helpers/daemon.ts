@@ -40,6 +40,8 @@ export interface StartDaemonOptions {
   readonly certs?: TestCerts;
   readonly nodeId?: string;
   readonly readyTimeoutMs?: number;
+  /** Command the daemon runs under, e.g. ['nsenter', '--net=/run/netns/x'] (XDP tests). */
+  readonly spawnPrefix?: readonly string[];
 }
 
 export interface ExitInfo {
@@ -111,7 +113,9 @@ export interface ConfigParts {
 
 /** The TOML text of a daemon config (format from the project brief). */
 export function daemonConfigToml(parts: ConfigParts): string {
-  const lines = ['ifaces = []', `working_dir = ${toml(parts.workingDir)}`];
+  // rootExtra may set ifaces itself (XDP tests); a TOML key may appear only once.
+  const ifaces = /^\s*ifaces\s*=/m.test(parts.rootExtra ?? '') ? [] : ['ifaces = []'];
+  const lines = [...ifaces, `working_dir = ${toml(parts.workingDir)}`];
   if (parts.nodeId !== undefined) lines.push(`node_id = ${toml(parts.nodeId)}`);
   if (parts.rootExtra !== undefined) lines.push(parts.rootExtra);
   lines.push('', '[logging]');
@@ -159,8 +163,9 @@ class OutputLog {
   }
 }
 
-export function spawnDaemon(configPath: string, log?: OutputLog): ChildProcess {
-  const child = spawn(process.execPath, [DAEMON_BIN, '-c', configPath], {
+export function spawnDaemon(configPath: string, log?: OutputLog, prefix: readonly string[] = []): ChildProcess {
+  const [command, ...args] = [...prefix, process.execPath, DAEMON_BIN, '-c', configPath] as [string, ...string[]];
+  const child = spawn(command, args, {
     cwd: REPO_ROOT,
     env: { ...process.env, NODE_OPTIONS: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -301,7 +306,7 @@ export async function startDaemon(t: Scope, options: StartDaemonOptions = {}): P
 
   const launch = async (): Promise<void> => {
     log.note(`starting: node bin/couic.js -c ${configPath}`);
-    const started = spawnDaemon(configPath, log);
+    const started = spawnDaemon(configPath, log, options.spawnPrefix);
     child = started;
     try {
       await waitHealthy(socketPath, started, readyTimeoutMs);
