@@ -10,8 +10,10 @@ export type Permission =
   | 'clients.manage'
   | 'rules.write'
   | 'rules.read'
+  | 'rules.watch'
   | 'peering'
   | 'stats.read'
+  | 'peers.read'
   | 'sets.write'
   | 'sets.read';
 
@@ -19,8 +21,12 @@ const MATRIX: Readonly<Record<Permission, readonly Group[]>> = {
   'clients.manage': ['admin'],
   'rules.write': ['admin', 'clientrw'],
   'rules.read': ['admin', 'clientrw', 'clientro'],
+  // Watching shows exactly what listing shows, kept up to date.
+  'rules.watch': ['admin', 'clientrw', 'clientro'],
   peering: ['admin', 'peering'],
   'stats.read': ['admin', 'monitoring'],
+  // Replication link status is operational data, like the statistics.
+  'peers.read': ['admin', 'monitoring'],
   'sets.write': ['admin', 'clientrw'],
   'sets.read': ['admin', 'clientrw', 'clientro'],
 };
