@@ -27,9 +27,15 @@ export class CoalescingOutbox {
   /** Puts that replaced a record still pending (the coalescing at work). */
   folded = 0;
 
-  /** Queues a record; a pending record of the same key is kept only if newer. */
+  /** Queues a record; a pending or in-flight record of the same key is kept only if newer. */
   put(record: ReplicatedRecord): void {
     const key = recordKey(record);
+    const sent = this.inFlightByKey.get(key);
+    // Already sent something at least as new: it will be acked or requeued, never lost.
+    if (sent !== undefined && newerRecord(sent.record, record) === sent.record) {
+      this.folded++;
+      return;
+    }
     const current = this.pending.get(key);
     if (current === undefined) {
       this.pending.set(key, record);
