@@ -164,8 +164,8 @@ class OutputLog {
 }
 
 export function spawnDaemon(configPath: string, log?: OutputLog, prefix: readonly string[] = []): ChildProcess {
-  const [command, ...args] = [...prefix, process.execPath, DAEMON_BIN, '-c', configPath] as [string, ...string[]];
-  const child = spawn(command, args, {
+  const argv = [...prefix, process.execPath, DAEMON_BIN, '-c', configPath];
+  const child = spawn(argv[0] ?? process.execPath, argv.slice(1), {
     cwd: REPO_ROOT,
     env: { ...process.env, NODE_OPTIONS: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
