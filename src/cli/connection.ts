@@ -13,6 +13,7 @@ import {
   Status,
 } from 'nice-grpc';
 import { ClientsServiceDefinition } from '../generated/couic/v1/clients.js';
+import { ReplicationServiceDefinition } from '../generated/couic/v1/replication.js';
 import { RulesServiceDefinition } from '../generated/couic/v1/rules.js';
 import { SetsServiceDefinition } from '../generated/couic/v1/sets.js';
 import { StatsServiceDefinition } from '../generated/couic/v1/stats.js';
@@ -78,6 +79,7 @@ export function createCouicClients(options: CouicClientsOptions): CouicClients {
     clients: factory.create(ClientsServiceDefinition, channel),
     sets: factory.create(SetsServiceDefinition, channel),
     stats: factory.create(StatsServiceDefinition, channel),
+    replication: factory.create(ReplicationServiceDefinition, channel),
     close: () => channel.close(),
   };
 }

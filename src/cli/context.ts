@@ -3,16 +3,18 @@
 // a clock and the few I/O helpers. Tests inject fakes for all of them.
 import type { Clock } from '../domain/clock.js';
 import type { ClientsServiceClient } from '../generated/couic/v1/clients.js';
+import type { ReplicationServiceClient } from '../generated/couic/v1/replication.js';
 import type { RulesServiceClient } from '../generated/couic/v1/rules.js';
 import type { SetsServiceClient } from '../generated/couic/v1/sets.js';
 import type { StatsServiceClient } from '../generated/couic/v1/stats.js';
 
-/** The four couic services as typed nice-grpc clients. */
+/** The couic services as typed nice-grpc clients. */
 export interface CouicApi {
   rules: RulesServiceClient;
   clients: ClientsServiceClient;
   sets: SetsServiceClient;
   stats: StatsServiceClient;
+  replication: ReplicationServiceClient;
 }
 
 export interface TextSink {

@@ -7,6 +7,7 @@ import { Channel, ClientError, createClientFactory, Status } from 'nice-grpc';
 import { HealthDefinition } from 'nice-grpc-server-health';
 import { createCouicClients, type CouicClients as CliClients } from '../../src/cli/connection.js';
 import { ClientsServiceDefinition } from '../../src/generated/couic/v1/clients.js';
+import { ReplicationServiceDefinition } from '../../src/generated/couic/v1/replication.js';
 import { RulesServiceDefinition } from '../../src/generated/couic/v1/rules.js';
 import { SetsServiceDefinition } from '../../src/generated/couic/v1/sets.js';
 import { StatsServiceDefinition } from '../../src/generated/couic/v1/stats.js';
@@ -78,6 +79,7 @@ export function openClients(endpoint: Endpoint, token: string | undefined): Coui
     clients: factory.create(ClientsServiceDefinition, channel),
     sets: factory.create(SetsServiceDefinition, channel),
     stats: factory.create(StatsServiceDefinition, channel),
+    replication: factory.create(ReplicationServiceDefinition, channel),
     health: createHealthClient(channel),
     close: () => channel.close(),
   };

@@ -5,6 +5,7 @@ import { type AppDeps, type Connection, runCouicctl } from '../../../src/cli/app
 import type { CouicApi } from '../../../src/cli/context.js';
 import { ManualClock } from '../../../src/domain/clock.js';
 import * as clients from '../../../src/generated/couic/v1/clients.js';
+import * as replication from '../../../src/generated/couic/v1/replication.js';
 import * as rules from '../../../src/generated/couic/v1/rules.js';
 import * as sets from '../../../src/generated/couic/v1/sets.js';
 import * as stats from '../../../src/generated/couic/v1/stats.js';
@@ -38,6 +39,9 @@ export interface FakeReplies {
   reloadSets?: Reply<sets.ReloadSetsRequest, sets.DeepPartial<sets.ReloadSetsResponse>>;
   getGlobalStats?: Reply<stats.GetGlobalStatsRequest, stats.DeepPartial<stats.GetGlobalStatsResponse>>;
   getTagStats?: Reply<stats.GetTagStatsRequest, stats.DeepPartial<stats.GetTagStatsResponse>>;
+  listPeers?: Reply<replication.ListPeersRequest, replication.DeepPartial<replication.ListPeersResponse>>;
+  /** Messages of the stream; it then stays open until the call is aborted (like a live watch). */
+  watch?: Reply<replication.WatchRequest, replication.DeepPartial<replication.WatchResponse>[]>;
 }
 
 interface MessageType<T> {
@@ -100,6 +104,24 @@ export class FakeApi implements CouicApi {
     getGlobalStats: (r) =>
       this.unary('getGlobalStats', stats.GetGlobalStatsRequest, stats.GetGlobalStatsResponse, r, this.replies.getGlobalStats),
     getTagStats: (r) => this.unary('getTagStats', stats.GetTagStatsRequest, stats.GetTagStatsResponse, r, this.replies.getTagStats),
+  };
+
+  replication: replication.ReplicationServiceClient = {
+    listPeers: (r) =>
+      this.unary('listPeers', replication.ListPeersRequest, replication.ListPeersResponse, r, this.replies.listPeers),
+    watch: (partial, options) => {
+      const request = replication.WatchRequest.fromPartial(partial);
+      this.calls.push({ method: 'watch', request });
+      const reply = this.replies.watch;
+      return (async function* stream() {
+        const messages = reply === undefined ? [] : await reply(request);
+        for (const message of messages) yield replication.WatchResponse.fromPartial(message);
+        const signal = options?.signal;
+        if (signal === undefined) return;
+        if (!signal.aborted) await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+        throw Object.assign(new Error('The operation has been aborted'), { name: 'AbortError' });
+      })();
+    },
   };
 }
 
