@@ -1,0 +1,92 @@
+// ReplicationHub: local changes fan out to every outbox, received records are relayed
+// to the other links only when they changed state, digests/feed follow the store,
+// flush listeners run per tick while records are pending, GC runs on its tick.
+import test from 'ava';
+import { ManualClock } from '../../../src/domain/clock.js';
+import { HybridClock } from '../../../src/domain/version.js';
+import { BucketDigests } from '../../../src/replication/core/bucket-digests.js';
+import { MemoryReplicaStore } from '../../../src/replication/core/memory-replica-store.js';
+import { ReplicationHub } from '../../../src/replication/core/replication-hub.js';
+import { ManualScheduler } from '../../../src/replication/core/scheduler.js';
+import { describeAll, live, tomb, v } from './fixtures.js';
+
+const NOW = 1_700_000_000_000;
+
+function setup() {
+  const clock = new ManualClock(NOW);
+  const scheduler = new ManualScheduler(clock);
+  const store = new MemoryReplicaStore({ clock, tombstoneLifetimeMs: 60_000 });
+  const hlc = new HybridClock(clock, 'me');
+  const hub = new ReplicationHub({ store, hlc, clock, scheduler, bucketCount: 32, gcIntervalMs: 1000 });
+  return { clock, scheduler, store, hlc, hub };
+}
+
+test('local changes reach every open outbox; existing state is digested at start', (t) => {
+  const { store, hub, hlc } = setup();
+  const before = live('10.9.0.0/16', v(NOW - 1));
+  store.applyLocal(before);
+  hub.start();
+  t.deepEqual(hub.digests.all(), BucketDigests.of([before], 32).all());
+  const x = hub.openOutbox('x');
+  const y = hub.openOutbox('y');
+  t.is(x.pendingKeys, 0); // reconciliation covers what existed before
+  store.applyLocal(live('10.0.0.0/8', hlc.next()));
+  t.is(x.pendingKeys, 1);
+  t.is(y.pendingKeys, 1);
+  t.is(hub.feed.currentSeq, 1);
+  t.deepEqual(hub.digests.all(), BucketDigests.of(store.records(), 32).all());
+  hub.closeOutbox('x');
+  t.deepEqual(hub.linkIds(), ['y']);
+});
+
+test('receive observes versions, merges, and relays only state changes to the other links', async (t) => {
+  const { hub, hlc } = setup();
+  hub.start();
+  const x = hub.openOutbox('x');
+  const y = hub.openOutbox('y');
+  const remote = live('10.0.0.0/8', v(NOW + 50_000, 3, 'peer'));
+  t.deepEqual(await hub.receive('x', [remote]), [remote]);
+  t.is(x.pendingKeys, 0);
+  t.is(y.pendingKeys, 1);
+  t.true(hlc.next().wallMs >= NOW + 50_000); // causally after what it saw
+  y.clear();
+  t.deepEqual(await hub.receive('y', [remote]), []); // duplicate: not forwarded (loops die out)
+  t.is(x.pendingKeys, 0);
+  const older = tomb('10.0.0.0/8', v(NOW, 0, 'peer'));
+  t.deepEqual(await hub.receive('y', [older]), []);
+  t.is(hub.feed.currentSeq, 1);
+});
+
+test('flush listeners run on each tick while the outbox has pending records; GC runs on its tick', (t) => {
+  const { store, hub, hlc, scheduler } = setup();
+  hub.start();
+  hub.openOutbox('x');
+  let flushes = 0;
+  const unsubscribe = hub.onFlush('x', () => flushes++);
+  scheduler.advance(1000);
+  t.is(flushes, 0);
+  store.applyLocal(tomb('10.0.0.0/8', hlc.next()));
+  scheduler.advance(500);
+  t.is(flushes, 2);
+  unsubscribe();
+  scheduler.advance(500);
+  t.is(flushes, 2);
+  scheduler.advance(61_000);
+  t.is(store.size, 0);
+  t.is(hub.collected, 1);
+  t.deepEqual(hub.digests.all(), new BucketDigests(32).all());
+  hub.stop();
+  t.is(scheduler.pending, 0);
+});
+
+test('recordsInBuckets returns exactly the records of those buckets', async (t) => {
+  const { hub, store } = setup();
+  hub.start();
+  const records = Array.from({ length: 50 }, (_, i) => live(`10.0.${i}.0/24`, v(NOW)));
+  await store.mergeRemote(records);
+  const buckets = [0, 5, 17];
+  const want = records.filter((r) => buckets.includes(hub.digests.bucketOf(`drop ${r.entry.cidr.text}`)));
+  t.deepEqual(describeAll(hub.recordsInBuckets(buckets)), describeAll(want));
+  t.is(hub.recordsInBuckets([...Array(32).keys()]).length, 50);
+  t.is(hub.recordsInBuckets([]).length, 0);
+});
