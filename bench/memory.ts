@@ -67,7 +67,7 @@ async function measureOnce(dir: string, sizes: MemorySizes, options: RunOptions)
     ...(options.logLevel !== undefined ? { logLevel: options.logLevel } : {}),
     ...(options.cpuProfDir !== undefined ? { cpuProfDir: options.cpuProfDir } : {}),
   });
-  const client = openRulesClient(daemon.socketPath, daemon.token);
+  const client = openRulesClient(daemon.unix, daemon.token);
   try {
     await sleep(sizes.settleMs);
     const idle = (await readProcessMemory(daemon.pid)).rssBytes;

@@ -3,11 +3,12 @@
 // quick runs go to a scratch file unless --record is given.
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { machineInfo } from './machine.js';
-import { REPO_ROOT, RESULTS_FILE } from './paths.js';
-import { appendSection, renderSection, type ScenarioResult } from './results.js';
+import { PLOTS_DIR, REPO_ROOT, RESULTS_FILE } from './paths.js';
+import { gnuplotAvailable, renderPlots } from './plots.js';
+import { appendSection, renderSection, type RenderedPlot, type ScenarioResult } from './results.js';
 
 export interface RunOptions {
   /** Progress lines (stderr by default in the CLI). */
@@ -80,21 +81,38 @@ export async function runCli(
     process.stderr.write(`bench: ${scenario.name}${values.quick ? ' (quick)' : ''}\n`);
     results.push(await scenario.run(values.quick, options));
   }
+  const target = values.out ?? (!values.quick || values.record ? RESULTS_FILE : undefined);
+  const scratchDir = target === undefined ? await mkdtemp(join(tmpdir(), 'couic-bench-results-')) : undefined;
+  const resultsDir = target !== undefined ? dirname(target) : (scratchDir as string);
+  const allPlots = results.flatMap((r) => r.plots ?? []);
+  let plots: RenderedPlot[] = [];
+  let plotNote: string | undefined;
+  if (allPlots.length > 0) {
+    if (gnuplotAvailable()) {
+      // Recorded runs keep their PNGs in bench/plots/; scratch runs next to the scratch section.
+      const outDir = target === RESULTS_FILE ? PLOTS_DIR : join(resultsDir, 'plots');
+      const prefix = machine.date.slice(0, 16).replace(/[-:]/g, '').replace('T', '-');
+      plots = await renderPlots(allPlots, outDir, prefix, resultsDir);
+    } else {
+      plotNote = 'not rendered: gnuplot is not installed (`apt-get install gnuplot-nox`)';
+    }
+  }
   const section = renderSection({
     machine,
     mode: values.quick ? 'quick' : 'full',
     command: [commandName, ...(argv.length > 0 ? (commandName.startsWith('npm') ? ['--', ...argv] : argv) : [])].join(' '),
     results,
     loadAtEnd: loadavg()[0] ?? 0,
+    plots,
+    ...(plotNote !== undefined ? { plotNote } : {}),
   });
   process.stdout.write(`\n${section}`);
 
-  const target = values.out ?? (!values.quick || values.record ? RESULTS_FILE : undefined);
   if (target !== undefined) {
     await appendSection(target, section);
     process.stderr.write(`bench: appended to ${target}\n`);
   } else {
-    const scratch = join(await mkdtemp(join(tmpdir(), 'couic-bench-results-')), 'RESULTS.md');
+    const scratch = join(resultsDir, 'RESULTS.md');
     await writeFile(scratch, section);
     process.stderr.write(`bench: quick run, not recorded (use --record); section written to ${scratch}\n`);
   }

@@ -1,11 +1,14 @@
 // Starts a real couic daemon (`node bin/couic.js -c <toml>`, built into dist/) in a
 // benchmark's temp dir and waits until an authenticated call succeeds.
-import { access, readFile, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'smol-toml';
-import { spawnNode, waitUntil, type Child } from './child-process.js';
-import { DAEMON_BIN, REPO_ROOT } from './paths.js';
-import { openRulesClient } from './rules-client.js';
+import type { BenchCerts } from './bench-certs.js';
+import type { Child } from './child-process.js';
+import type { Endpoint } from './endpoint.js';
+import { DAEMON_BIN } from './paths.js';
+import { freeLoopbackPort } from './ports.js';
+import { startServerProcess } from './server-process.js';
 
 const READY_TIMEOUT_MS = 60_000;
 
@@ -14,12 +17,21 @@ export interface DaemonOptions {
   readonly logLevel?: string;
   /** Write a V8 CPU profile of the daemon into this directory when it stops. */
   readonly cpuProfDir?: string;
+  /** Also serve the API on a TLS loopback listener with these certificates. */
+  readonly tls?: BenchCerts;
+  /** TOML tables appended to the config (e.g. "[peering]\n..."). */
+  readonly configExtra?: string;
+  /** Subdirectory of the benchmark dir for this daemon (default "daemon"; one per daemon). */
+  readonly name?: string;
 }
 
 export interface BenchDaemon {
   readonly pid: number;
   readonly socketPath: string;
   readonly workingDir: string;
+  /** The Unix socket endpoint, and the TLS one when `tls` was given. */
+  readonly unix: Endpoint;
+  readonly tls?: Endpoint;
   /** Token of the default admin client "couicctl". */
   readonly token: string;
   readonly child: Child;
@@ -30,9 +42,11 @@ export async function startDaemon(dir: string, options: DaemonOptions = {}): Pro
   await access(DAEMON_BIN).catch(() => {
     throw new Error(`${DAEMON_BIN} missing; build first (npx tsc -p tsconfig.json)`);
   });
-  const workingDir = join(dir, 'wd');
-  const socketPath = join(dir, 'couic.sock');
-  const configPath = join(dir, 'couic.toml');
+  const base = join(dir, options.name ?? 'daemon');
+  const workingDir = join(base, 'wd');
+  const socketPath = join(base, 'couic.sock');
+  const configPath = join(base, 'couic.toml');
+  const port = options.tls !== undefined ? await freeLoopbackPort() : undefined;
   const q = (value: string): string => JSON.stringify(value);
   const config = [
     `working_dir = ${q(workingDir)}`,
@@ -42,38 +56,35 @@ export async function startDaemon(dir: string, options: DaemonOptions = {}): Pro
     '',
     '[server]',
     `socket = ${q(socketPath)}`,
+    ...(port !== undefined ? [`listen = ${q(`127.0.0.1:${port}`)}`] : []),
     '',
+    ...(options.tls !== undefined
+      ? ['[tls]', `ca = ${q(options.tls.caPath)}`, `cert = ${q(options.tls.certPath)}`, `key = ${q(options.tls.keyPath)}`, '']
+      : []),
+    options.configExtra ?? '',
   ].join('\n');
+  await mkdir(base, { recursive: true });
   await writeFile(configPath, config, { mode: 0o600 });
 
+  const unix: Endpoint = { transport: 'unix', socketPath };
   const profArgs = options.cpuProfDir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : [];
-  const child = spawnNode([...profArgs, DAEMON_BIN, '-c', configPath], join(dir, 'daemon.log'), REPO_ROOT);
-  let token = '';
-  try {
-    await waitUntil(
-      child,
-      'couic daemon',
-      async () => {
-        if (token === '') token = await readAdminToken(workingDir);
-        // A fresh channel per attempt: one channel backs off between reconnects.
-        const client = openRulesClient(socketPath, token);
-        try {
-          await client.rules.checkAddress({ address: '192.0.2.1' }, { signal: AbortSignal.timeout(2_000) });
-          return true;
-        } finally {
-          client.close();
-        }
-      },
-      READY_TIMEOUT_MS,
-    );
-  } catch (error) {
-    await child.stop();
-    throw error;
-  }
+  const { child, token } = await startServerProcess({
+    what: 'couic daemon',
+    args: [...profArgs, DAEMON_BIN, '-c', configPath],
+    logFile: join(base, 'daemon.log'),
+    readyTimeoutMs: READY_TIMEOUT_MS,
+    probeEndpoint: unix,
+    token: () => readAdminToken(workingDir),
+    probe: (rules, signal) => rules.checkAddress({ address: '192.0.2.1' }, { signal }),
+  });
   return {
     pid: child.pid,
     socketPath,
     workingDir,
+    unix,
+    ...(port !== undefined && options.tls !== undefined
+      ? { tls: { transport: 'tls', port, caPem: options.tls.caPem, serverName: options.tls.serverName } satisfies Endpoint }
+      : {}),
     token,
     child,
     stop: async () => {

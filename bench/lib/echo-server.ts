@@ -3,12 +3,13 @@
 // codecs, so it decodes exactly the bytes the daemon decodes and answers with a
 // response of the same shape. Whatever couic spends beyond this is couic's own cost.
 //
-// Run as a child process: `node --import tsx bench/lib/echo-server.ts <socket path>`.
+// Run as a child process: `node --import tsx bench/lib/echo-server.ts <socket path> [<tls port> <cert> <key>]`.
+import { readFile } from 'node:fs/promises';
 import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall, type ServiceDefinition } from '@grpc/grpc-js';
 import { EntrySource } from '../../src/generated/couic/v1/entry.js';
 import { AddRuleRequest, AddRuleResponse, AddRulesRequest, AddRulesResponse } from '../../src/generated/couic/v1/rules.js';
 import { isMain } from './is-main.js';
-import { BENCH_MAX_MESSAGE_BYTES } from './rules-client.js';
+import { BENCH_MAX_MESSAGE_BYTES } from './endpoint.js';
 
 interface Codec<T> {
   encode(message: T): { finish(): Uint8Array };
@@ -32,7 +33,13 @@ export const EchoRulesService = {
   AddRules: unary('AddRules', AddRulesRequest, AddRulesResponse),
 } satisfies ServiceDefinition;
 
-export async function startEchoServer(socketPath: string): Promise<Server> {
+export interface EchoTls {
+  readonly port: number;
+  readonly certPem: Buffer;
+  readonly keyPem: Buffer;
+}
+
+export async function startEchoServer(socketPath: string, tls?: EchoTls): Promise<Server> {
   const server = new Server({
     'grpc.max_receive_message_length': BENCH_MAX_MESSAGE_BYTES,
     'grpc.max_send_message_length': BENCH_MAX_MESSAGE_BYTES,
@@ -57,16 +64,26 @@ export async function startEchoServer(socketPath: string): Promise<Server> {
       callback(null, { added: call.request.rules.length, replaced: 0 });
     },
   });
-  await new Promise<void>((resolve, reject) => {
-    server.bindAsync(`unix://${socketPath}`, ServerCredentials.createInsecure(), (error) => (error ? reject(error) : resolve()));
-  });
+  const bind = (address: string, credentials: ServerCredentials): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      server.bindAsync(address, credentials, (error) => (error ? reject(error) : resolve()));
+    });
+  await bind(`unix://${socketPath}`, ServerCredentials.createInsecure());
+  if (tls !== undefined) {
+    // Same TLS setup as the daemon's listener: server certificate, no client certificate.
+    await bind(`127.0.0.1:${tls.port}`, ServerCredentials.createSsl(null, [{ cert_chain: tls.certPem, private_key: tls.keyPem }], false));
+  }
   return server;
 }
 
 async function main(): Promise<void> {
-  const socketPath = process.argv[2];
-  if (socketPath === undefined) throw new Error('usage: echo-server.ts <socket path>');
-  const server = await startEchoServer(socketPath);
+  const [socketPath, port, certPath, keyPath] = process.argv.slice(2);
+  if (socketPath === undefined) throw new Error('usage: echo-server.ts <socket path> [<tls port> <cert> <key>]');
+  const tls =
+    port !== undefined && certPath !== undefined && keyPath !== undefined
+      ? { port: Number(port), certPem: await readFile(certPath), keyPem: await readFile(keyPath) }
+      : undefined;
+  const server = await startEchoServer(socketPath, tls);
   process.stdout.write(`echo server listening on ${socketPath}\n`);
   const stop = (): void => {
     server.tryShutdown(() => process.exit(0));

@@ -5,3 +5,4 @@ export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const BENCH_DIR = fileURLToPath(new URL('../', import.meta.url));
 export const DAEMON_BIN = fileURLToPath(new URL('../../bin/couic.js', import.meta.url));
 export const RESULTS_FILE = fileURLToPath(new URL('../RESULTS.md', import.meta.url));
+export const PLOTS_DIR = fileURLToPath(new URL('../plots/', import.meta.url));

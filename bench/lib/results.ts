@@ -23,11 +23,40 @@ export interface Figure {
   readonly baselineName: string;
 }
 
+/** Latency distribution: one CDF line per series of raw samples (ms). */
+export interface LatencyCdfPlot {
+  readonly kind: 'latency-cdf';
+  /** File stem under bench/plots/ (a date prefix is added). */
+  readonly file: string;
+  readonly title: string;
+  readonly series: readonly { readonly label: string; readonly values: readonly number[] }[];
+}
+
+/** How a figure grows with the load: y against x, one line per series. */
+export interface ScalingPlot {
+  readonly kind: 'scaling';
+  readonly file: string;
+  readonly title: string;
+  readonly xLabel: string;
+  readonly yLabel: string;
+  readonly series: readonly { readonly label: string; readonly points: readonly (readonly [number, number])[] }[];
+}
+
+export type Plot = LatencyCdfPlot | ScalingPlot;
+
 export interface ScenarioResult {
   readonly scenario: string;
   readonly figures: readonly Figure[];
   /** Free-form observations (settings used, derived figures). */
   readonly notes: readonly string[];
+  /** Raw data for PNG plots (rendered by lib/plots.ts when gnuplot is there). */
+  readonly plots?: readonly Plot[];
+}
+
+/** A rendered plot, linked from the section by a path relative to the results file. */
+export interface RenderedPlot {
+  readonly title: string;
+  readonly relativePath: string;
 }
 
 export interface SectionInput {
@@ -37,6 +66,9 @@ export interface SectionInput {
   readonly results: readonly ScenarioResult[];
   /** 1-minute load average when the last scenario finished. */
   readonly loadAtEnd?: number;
+  readonly plots?: readonly RenderedPlot[];
+  /** Why plots are missing, when they are. */
+  readonly plotNote?: string;
 }
 
 /** couic / baseline on the figure's headline statistic. */
@@ -68,6 +100,10 @@ export function renderSection(input: SectionInput): string {
   }
   const notes = input.results.flatMap((r) => r.notes.map((note) => `- ${r.scenario}: ${note}`));
   if (notes.length > 0) lines.push('', ...notes);
+  if (input.plots !== undefined && input.plots.length > 0) {
+    lines.push('', `Plots: ${input.plots.map((p) => `[${p.title}](${p.relativePath})`).join(' · ')}`);
+  }
+  if (input.plotNote !== undefined) lines.push('', `Plots: ${input.plotNote}`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -11,6 +11,7 @@ import { machineInfo } from '../../../bench/lib/machine.js';
 import { runMemory } from '../../../bench/memory.js';
 import { appendSection, ratioOf, renderSection, type ScenarioResult } from '../../../bench/lib/results.js';
 import { summarize } from '../../../bench/lib/stats.js';
+import { cdfPoints, gnuplotAvailable, renderPlots } from '../../../bench/lib/plots.js';
 
 const results: ScenarioResult[] = [];
 
@@ -28,7 +29,10 @@ function checkFigures(t: import('ava').ExecutionContext, result: ScenarioResult,
 
 test.serial('api-insert runs with tiny sizes and measures both couic and the echo', async (t) => {
   const result = await runApiInsert({
+    transports: ['unix', 'tls'],
     batchRules: 300,
+    chunkedRules: 50,
+    chunkRules: 20,
     batchRuns: 1,
     single: [
       { inFlight: 1, calls: 5 },
@@ -38,10 +42,11 @@ test.serial('api-insert runs with tiny sizes and measures both couic and the ech
     pauseMs: 0,
   });
   t.is(result.scenario, 'api-insert');
-  // One batch figure per family, then throughput + latency per concurrency.
-  checkFigures(t, result, 6);
-  const latency = result.figures.find((f) => f.kind === 'latency' && f.name.includes('4 in flight'));
+  // One big-batch figure per family; per transport: 1,000-rule calls, then throughput + latency per concurrency.
+  checkFigures(t, result, 2 + 2 * 5);
+  const latency = result.figures.find((f) => f.kind === 'latency' && f.name.includes('4 in flight') && f.name.includes('TLS'));
   t.is(latency?.couic.n, 2 * 20);
+  t.is(result.plots?.length, 4, 'a latency CDF per transport and concurrency');
   results.push(result);
 });
 
@@ -77,6 +82,35 @@ test.serial('the results section is a well-formed markdown table, appended to th
     const text = await readFile(file, 'utf8');
     t.true(text.startsWith('# couic benchmark results'));
     t.is(text.split(lines[0] ?? '').length - 1, 2);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('plots: CDF points are sorted, end at 1 and stay small; gnuplot renders a PNG when installed', async (t) => {
+  const values = Array.from({ length: 10_000 }, (_, i) => (i * 7919) % 10_000);
+  const points = cdfPoints(values);
+  t.true(points.length <= 2_001);
+  t.deepEqual(points.at(-1), [9_999, 1]);
+  for (let i = 1; i < points.length; i++) t.true(points[i]![0] >= points[i - 1]![0] && points[i]![1] > points[i - 1]![1]);
+  if (!gnuplotAvailable()) {
+    t.log('gnuplot not installed: PNG rendering not exercised');
+    return;
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'couic-plot-test-'));
+  try {
+    const rendered = await renderPlots(
+      [
+        { kind: 'latency-cdf', file: 'cdf', title: 'cdf', series: [{ label: 'a', values }] },
+        { kind: 'scaling', file: 'scale', title: 'scale', xLabel: 'x', yLabel: 'y', series: [{ label: 'a', points: [[1, 2], [4, 3], [16, 5]] }] },
+      ],
+      join(dir, 'plots'),
+      'test',
+      dir,
+    );
+    t.deepEqual(rendered.map((r) => r.relativePath), ['plots/test-cdf.png', 'plots/test-scale.png']);
+    const png = await readFile(join(dir, 'plots', 'test-cdf.png'));
+    t.deepEqual([...png.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47], 'a PNG file');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
