@@ -5,9 +5,12 @@ import yargs from 'yargs';
 import type { Clock } from '../domain/clock.js';
 import { mountCheck } from './commands/check/group.js';
 import { mountClientsGroup } from './commands/clients/group.js';
+import { mountPeersGroup } from './commands/peers/group.js';
 import { mountRulesGroup } from './commands/rules/group.js';
 import { mountSetsGroup } from './commands/sets/group.js';
 import { mountStatsGroup } from './commands/stats/group.js';
+import { mountVerb } from './commands/verb.js';
+import { watchVerb } from './commands/watch/watch.js';
 import { resolveConfigPath } from './config.js';
 import type { CliContext, CouicApi, TextSink } from './context.js';
 import { describeFailure, EXIT_OK, UsageError } from './errors.js';
@@ -51,7 +54,7 @@ function buildParser(ctx: CliContext, version: string, onConfig: (path: string |
     .version(version)
     .help()
     .alias('help', 'h')
-    .demandCommand(1, 'give a command (clients, drop, ignore, sets, stats, check)')
+    .demandCommand(1, 'give a command (clients, drop, ignore, sets, stats, check, peers, watch)')
     .recommendCommands()
     .fail((message, error) => {
       // yargs wraps its own validation problems in YError; anything else came from a handler.
@@ -64,6 +67,8 @@ function buildParser(ctx: CliContext, version: string, onConfig: (path: string |
   mountSetsGroup(parser, ctx);
   mountStatsGroup(parser, ctx);
   mountCheck(parser, ctx);
+  mountPeersGroup(parser, ctx);
+  mountVerb(parser, watchVerb, ctx);
   return parser;
 }
 

@@ -50,6 +50,8 @@ interface MessageType<T> {
 
 export class FakeApi implements CouicApi {
   readonly calls: RecordedCall[] = [];
+  /** Called once a watch stream has yielded its scripted messages (runCli: Ctrl-C). */
+  afterWatchMessages: (() => void) | undefined;
 
   constructor(readonly replies: FakeReplies = {}) {}
 
@@ -113,9 +115,11 @@ export class FakeApi implements CouicApi {
       const request = replication.WatchRequest.fromPartial(partial);
       this.calls.push({ method: 'watch', request });
       const reply = this.replies.watch;
+      const afterWatchMessages = this.afterWatchMessages;
       return (async function* stream() {
         const messages = reply === undefined ? [] : await reply(request);
         for (const message of messages) yield replication.WatchResponse.fromPartial(message);
+        afterWatchMessages?.();
         const signal = options?.signal;
         if (signal === undefined) return;
         if (!signal.aborted) await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
@@ -146,6 +150,8 @@ export interface RunOptions {
   stopAfterSleeps?: number;
   /** Replaces the fake connection (e.g. to make connecting fail). */
   connect?: AppDeps['connect'];
+  /** Press Ctrl-C once a watch stream has delivered its scripted messages. */
+  interruptAfterWatch?: boolean;
 }
 
 /** Runs couicctl in-process against a FakeApi and captures everything it printed. */
@@ -156,6 +162,7 @@ export async function runCli(args: readonly string[], options: RunOptions = {}):
   let stderr = '';
   const connects: CliRun['connects'] = [];
   const interrupt = new AbortController();
+  if (options.interruptAfterWatch === true) api.afterWatchMessages = () => interrupt.abort();
   let sleeps = 0;
   const files = options.files ?? {};
   const connect = async (path: string, explicit: boolean): Promise<Connection> => {
