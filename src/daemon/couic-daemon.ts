@@ -18,12 +18,14 @@ import { createRulesService } from '../api/services/rules-service.js';
 import { createSetsService } from '../api/services/sets-service.js';
 import { createStatsService } from '../api/services/stats-service.js';
 import { createMetricsRegistry } from '../metrics/couic-metrics.js';
+import { registerReplicationMetrics } from '../metrics/replication-metrics.js';
 import { startMetricsServer } from '../metrics/metrics-http-server.js';
 import { ClientRegistry, clientsDirOf } from '../rbac/client-registry.js';
 import { SetRepository, setsDirOf } from '../sets/set-repository.js';
 import { JournalPersistence } from '../store/journal-persistence.js';
 import { RuleStore } from '../store/rule-store.js';
 import { claimSocketPath } from './socket-guard.js';
+import { startReplication } from './replication-wiring.js';
 import { StaticSets } from './static-sets.js';
 import { dropPrivileges, lookupIds } from './privileges.js';
 
@@ -82,6 +84,9 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, clock:
     sweeper.unref();
     cleanups.push(async () => clearInterval(sweeper));
 
+    const replication = await startReplication({ options, store, clock, logger });
+    cleanups.push(() => replication.stop());
+
     const services = {
       rules: createRulesService({ store, clock, nodeId, logger }),
       clients: createClientsService(registry, logger),
@@ -95,14 +100,19 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, clock:
     if (options.server.listen !== undefined) {
       const { host, port } = options.server.listen;
       const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-      const tcpServer = buildGrpcServer(services, registry, logger);
-      const bound = await tcpServer.listen(address, serverCredentials(await loadTls(options)));
+      const peering = replication.peeringService;
+      const tcpServer = buildGrpcServer({ ...services, ...(peering !== undefined ? { peering } : {}) }, registry, logger);
+      const bound = await tcpServer.listen(address, serverCredentials({ ...(await loadTls(options)), requestClientCert: peering !== undefined }));
       cleanups.push(() => shutdownGrpc(tcpServer));
+      // Stop the mesh before the listener: open Sync streams would hold its graceful shutdown.
+      cleanups.push(() => replication.stop());
       logger.info({ address, port: bound, mtls: options.server.mtls }, 'API listening on TCP (TLS)');
     }
 
     if (options.metrics !== undefined) {
-      const http = await startMetricsServer(options.metrics.listen, createMetricsRegistry(store, dataPlane), registry, logger);
+      const metricsRegistry = createMetricsRegistry(store, dataPlane);
+      registerReplicationMetrics(metricsRegistry, replication.statusSources);
+      const http = await startMetricsServer(options.metrics.listen, metricsRegistry, registry, logger);
       cleanups.push(() => closeHttp(http));
       logger.info({ listen: options.metrics.listen }, 'metrics listening');
     }

@@ -1,0 +1,77 @@
+// PeeringService.Sync: the inbound side of the peer mesh. A caller needs a client
+// certificate verified against the cluster CA (copied into the metadata by the
+// verified-certificate interceptor) and a token of the `peering` or `admin` group;
+// its stream then runs a MeshLink of the mesh manager like the links we dial.
+// Refusals are logged here with the reason; the caller sees them as its status.
+import type { CallContext, ServerMiddleware } from 'nice-grpc';
+import type { Logger } from 'pino';
+import { CouicError, UnauthenticatedError } from '../../domain/errors.js';
+import type { PeeringServiceImplementation, SyncMessage } from '../../generated/couic/v1/peering.js';
+import { LinkUnavailableError } from '../../replication/mesh/errors.js';
+import type { MeshLink } from '../../replication/mesh/mesh-link.js';
+import { authorize, type CallerContext } from '../caller.js';
+import { rejectUndecodable } from '../undecodable-requests.js';
+import { PEER_CERTIFICATE_METADATA } from './peering-identity.js';
+
+/** What the service needs from the mesh manager. */
+export interface InboundLinks {
+  acceptInbound(address: string, callerName: string): MeshLink;
+  inboundEnded(link: MeshLink, reason: unknown): void;
+}
+
+export function createPeeringService(links: InboundLinks): PeeringServiceImplementation<CallerContext> {
+  return {
+    async *sync(requests: AsyncIterable<SyncMessage>, context: CallContext & CallerContext): AsyncIterable<SyncMessage> {
+      if (context.metadata.get(PEER_CERTIFICATE_METADATA) === undefined) {
+        throw new UnauthenticatedError(
+          'Sync requires a client certificate signed by the cluster CA ([tls] ca of this node): none was presented, or it did not verify',
+        );
+      }
+      authorize(context.caller, 'peering');
+      const link = links.acceptInbound(peerAddress(context.peer), context.caller.name);
+      const onAbort = (): void => link.close(new LinkUnavailableError('the peer cancelled the stream'));
+      context.signal.addEventListener('abort', onAbort);
+      const running = link.run(checked(requests)).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      try {
+        yield* link.outgoing;
+      } finally {
+        context.signal.removeEventListener('abort', onAbort);
+        link.close(undefined);
+        links.inboundEnded(link, await running);
+      }
+    },
+  };
+}
+
+/** Request messages that failed to decode become INVALID_ARGUMENT (see undecodable-requests.ts). */
+async function* checked(requests: AsyncIterable<SyncMessage>): AsyncIterable<SyncMessage> {
+  for await (const request of requests) {
+    rejectUndecodable(request);
+    yield request;
+  }
+}
+
+/** grpc-js peers look like "ipv4:127.0.0.1:5555" or "127.0.0.1:5555". */
+function peerAddress(peer: string): string {
+  return peer.replace(/^ipv[46]:/, '');
+}
+
+/**
+ * Logs why a Sync call was refused (bad or missing certificate, missing or wrong
+ * token, wrong group, invalid data), on this side; the caller logs its status.
+ */
+export function peeringRefusalLogging(logger: Logger): ServerMiddleware {
+  return async function* logRefusals(call, context) {
+    try {
+      return yield* call.next(call.request, context);
+    } catch (error: unknown) {
+      if (error instanceof CouicError && ['unauthenticated', 'permission-denied', 'invalid-argument'].includes(error.kind)) {
+        logger.warn({ peer: peerAddress(context.peer), method: call.method.path, code: error.kind, reason: error.message }, 'peer refused');
+      }
+      throw error;
+    }
+  };
+}
