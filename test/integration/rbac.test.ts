@@ -11,6 +11,9 @@ import { collect, connectUnix, expectGrpcError, statusOf, Status, type CouicClie
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { dropSpec, Policy } from '../helpers/rules.js';
 import { fileScope, makeTempDir } from '../helpers/tmp.js';
+import type { TestCerts } from '../helpers/certs.js';
+import { makeClusterCerts } from '../helpers/cluster.js';
+import { probeSync } from '../helpers/peering-probe.js';
 
 const test = anyTest as TestFn;
 const scope = fileScope(test);
@@ -124,7 +127,53 @@ for (const cell of CELLS) {
   }
 }
 
-test.todo('peer (replicate entries in): admin and peering allowed, others refused — no peering RPC in couic.v1 yet');
+// peer (replicate entries in): PeeringService.Sync on a peering-enabled node, called
+// over TLS with a valid node certificate of the cluster CA and each group's token.
+let peeringNode: Promise<{ daemon: Daemon; tokens: Record<Group, string>; certs: TestCerts; peerCerts: TestCerts }> | undefined;
+
+function startPeeringNode(): NonNullable<typeof peeringNode> {
+  peeringNode ??= (async () => {
+    const certs = await makeClusterCerts(join(await makeTempDir(scope, 'couic-rp-'), 'certs'), ['rbac-node', 'rbac-peer']);
+    const own = certs.get('rbac-node');
+    const peerCerts = certs.get('rbac-peer');
+    if (own === undefined || peerCerts === undefined) throw new Error('no cluster certificates');
+    const node = await startDaemon(scope, { tls: true, certs: own, nodeId: 'rbac-node', configExtra: '[peering]\nenabled = true' });
+    const nodeAdmin = connectUnix(scope, node.socketPath, node.adminToken);
+    const tokens: Partial<Record<Group, string>> = {};
+    for (const group of GROUPS) {
+      const { client } = await nodeAdmin.clients.addClient({ name: `peer-${group}`, group });
+      tokens[group] = client?.token ?? '';
+    }
+    return { daemon: node, tokens: tokens as Record<Group, string>, certs: own, peerCerts };
+  })();
+  return peeringNode;
+}
+
+const PEER: readonly Group[] = ['admin', 'peering'];
+for (const group of GROUPS) {
+  const allowed = PEER.includes(group);
+  test(`peer (Sync): ${group} ${allowed ? 'allowed' : 'refused'}`, async (t) => {
+    const { daemon: node, tokens, peerCerts } = await startPeeringNode();
+    const listen = node.listen;
+    if (listen === undefined) return t.fail('no TLS listener');
+    const result = await probeSync({
+      host: '127.0.0.1',
+      port: listen.port,
+      caPem: peerCerts.ca.certPem,
+      certPem: peerCerts.client.certPem,
+      keyPem: peerCerts.client.keyPem,
+      token: tokens[group],
+      nodeId: `probe-${group}`,
+    });
+    if (allowed) {
+      t.is(result.code, 'OK', result.details);
+      t.is(result.first?.message?.$case, 'hello');
+    } else {
+      t.is(result.code, 'PERMISSION_DENIED', result.details);
+      t.regex(result.details, new RegExp(`peer-${group}.*may not peering; allowed groups: admin, peering`));
+    }
+  });
+}
 
 // ---------------------------------------------------------------- authentication
 
