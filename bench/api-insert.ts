@@ -68,7 +68,7 @@ export const QUICK_SIZES: ApiInsertSizes = {
 
 const baselineOn = (transport: Transport): string => `bare grpc-js echo, same messages, ${describeTransport(transport)}`;
 
-interface Side {
+export interface Side {
   readonly name: 'couic' | 'echo';
   readonly rules: RulesClient;
 }

@@ -9,6 +9,7 @@ import { runApiInsert } from '../../../bench/api-insert.js';
 import { REPO_ROOT } from '../../../bench/lib/paths.js';
 import { machineInfo } from '../../../bench/lib/machine.js';
 import { runMemory } from '../../../bench/memory.js';
+import { runScaling } from '../../../bench/scaling.js';
 import { appendSection, ratioOf, renderSection, type ScenarioResult } from '../../../bench/lib/results.js';
 import { summarize } from '../../../bench/lib/stats.js';
 import { cdfPoints, gnuplotAvailable, renderPlots } from '../../../bench/lib/plots.js';
@@ -57,8 +58,21 @@ test.serial('memory runs with tiny sizes and reads the RSS of the daemon', async
   results.push(result);
 });
 
+test.serial('scaling runs with tiny sizes at 1x/4x/16x and yields its curves', async (t) => {
+  const result = await runScaling({ factors: [1, 4, 16], baseRules: 20, runRules: 60, chunkRules: 20, singleCalls: 10, runs: 1, pauseMs: 0 });
+  t.is(result.scenario, 'scaling');
+  // Per factor: throughput + latency with rules held, then throughput with concurrent clients.
+  checkFigures(t, result, 3 * 3);
+  t.deepEqual(result.plots?.map((p) => p.kind === 'scaling' && p.series.map((s) => s.points.map(([x]) => x))), [
+    [[1, 4, 16], [1, 4, 16]],
+    [[1, 4, 16], [1, 4, 16]],
+    [[1, 4, 16], [1, 4, 16]],
+  ]);
+  results.push(result);
+});
+
 test.serial('the results section is a well-formed markdown table, appended to the file', async (t) => {
-  t.is(results.length, 2, 'the scenario tests above must pass first');
+  t.is(results.length, 3, 'the scenario tests above must pass first');
   const section = renderSection({ machine: machineInfo(REPO_ROOT), mode: 'quick', command: 'npm run bench -- --quick', results });
   const lines = section.split('\n');
   t.regex(lines[0] ?? '', /^## \d{4}-\d\d-\d\d \d\d:\d\d UTC · \S+ · quick$/);
