@@ -1,9 +1,10 @@
-// Scenario "memory": resident memory (RSS) of a daemon holding a full load of drop
-// rules (262,144 IPv4 + 262,144 IPv6, the per-family capacity), beside the same
-// daemon's idle RSS just before loading. Fresh daemon per run.
+// Scenario "memory": resident memory (RSS) of a daemon holding a full load of rules
+// (262,144 IPv4 + 262,144 IPv6 drop rules, the per-family capacity, and 65,536 IPv4
+// ignore rules), beside the same daemon's idle RSS just before loading. Fresh daemon per run.
 //
 // Run alone: `node --import tsx bench/memory.ts [--quick] [--record]`.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Policy } from '../src/generated/couic/v1/entry.js';
 import { runCli, type RunOptions, type Scenario } from './lib/cli.js';
 import { startDaemon } from './lib/daemon.js';
 import { isMain } from './lib/is-main.js';
@@ -15,15 +16,18 @@ import { summarize } from './lib/stats.js';
 import { withTempDir } from './lib/temp-dir.js';
 
 export interface MemorySizes {
+  /** Drop rules per address family. */
   readonly rulesPerFamily: number;
+  /** IPv4 ignore rules, loaded after the drop rules. */
+  readonly ignoreRules: number;
   readonly batchRules: number;
   readonly runs: number;
   /** Wait before each reading, so start-up work and the last snapshot have finished. */
   readonly settleMs: number;
 }
 
-export const FULL_SIZES: MemorySizes = { rulesPerFamily: 262_144, batchRules: 65_536, runs: 3, settleMs: 2_000 };
-export const QUICK_SIZES: MemorySizes = { rulesPerFamily: 5_000, batchRules: 2_500, runs: 1, settleMs: 200 };
+export const FULL_SIZES: MemorySizes = { rulesPerFamily: 262_144, ignoreRules: 65_536, batchRules: 65_536, runs: 3, settleMs: 2_000 };
+export const QUICK_SIZES: MemorySizes = { rulesPerFamily: 5_000, ignoreRules: 1_000, batchRules: 2_500, runs: 1, settleMs: 200 };
 
 interface MemoryRun {
   readonly idle: number;
@@ -43,12 +47,12 @@ export async function runMemory(sizes: MemorySizes, options: RunOptions = {}): P
     );
     runs.push(result);
   }
-  const total = sizes.rulesPerFamily * 2;
+  const total = sizes.rulesPerFamily * 2 + sizes.ignoreRules;
   const idle = summarize(runs.map((r) => r.idle));
   const loaded = summarize(runs.map((r) => r.loaded));
   const perRule = summarize(runs.map((r) => (r.loaded - r.idle) / total));
   const loadRate = summarize(runs.map((r) => total / r.loadSeconds));
-  const rules = `${formatInt(sizes.rulesPerFamily)} IPv4 + ${formatInt(sizes.rulesPerFamily)} IPv6 drop rules`;
+  const rules = `${formatInt(sizes.rulesPerFamily)} IPv4 + ${formatInt(sizes.rulesPerFamily)} IPv6 drop rules and ${formatInt(sizes.ignoreRules)} ignore rules`;
   return {
     scenario: 'memory',
     figures: [
@@ -73,9 +77,14 @@ async function measureOnce(dir: string, sizes: MemorySizes, options: RunOptions)
     const idle = (await readProcessMemory(daemon.pid)).rssBytes;
     const specs = new RuleSpecSource();
     const started = performance.now();
-    for (const family of ['v4', 'v6'] as const satisfies readonly Family[]) {
-      for (let done = 0; done < sizes.rulesPerFamily; done += sizes.batchRules) {
-        const rules = specs.take(family, Math.min(sizes.batchRules, sizes.rulesPerFamily - done));
+    const loads: [Family, number, Policy][] = [
+      ['v4', sizes.rulesPerFamily, Policy.POLICY_DROP],
+      ['v6', sizes.rulesPerFamily, Policy.POLICY_DROP],
+      ['v4', sizes.ignoreRules, Policy.POLICY_IGNORE],
+    ];
+    for (const [family, count, policy] of loads) {
+      for (let done = 0; done < count; done += sizes.batchRules) {
+        const rules = specs.take(family, Math.min(sizes.batchRules, count - done), policy);
         const answer = await client.rules.addRules({ rules });
         if (answer.added !== rules.length) throw new Error(`AddRules added ${answer.added} of ${rules.length}`);
       }

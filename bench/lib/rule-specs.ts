@@ -14,13 +14,13 @@ export class RuleSpecSource {
 
   constructor(private readonly tag = 'bench', private readonly nowSeconds = () => Math.floor(Date.now() / 1000)) {}
 
-  /** `count` new drop rules of one family. */
-  take(family: Family, count: number): RuleSpec[] {
+  /** `count` new rules of one family (drop unless told). */
+  take(family: Family, count: number, policy: Policy = Policy.POLICY_DROP): RuleSpec[] {
     const expiration = this.nowSeconds() + EXPIRY_SECONDS;
     const specs: RuleSpec[] = new Array<RuleSpec>(count);
     for (let i = 0; i < count; i++) {
       const cidr = family === 'v4' ? v4Cidr(this.nextV4++) : v6Cidr(this.nextV6++);
-      specs[i] = { policy: Policy.POLICY_DROP, cidr, tag: this.tag, expiration, metadata: undefined };
+      specs[i] = { policy, cidr, tag: this.tag, expiration, metadata: undefined };
     }
     return specs;
   }
