@@ -48,6 +48,15 @@ const CLIENTS: readonly Group[] = ['admin'];
 const STATS: readonly Group[] = ['admin', 'monitoring'];
 const SETS_WRITE: readonly Group[] = ['admin', 'clientrw'];
 const SETS_READ: readonly Group[] = ['admin', 'clientrw', 'clientro'];
+/** Whoever may list rules may watch them. */
+const WATCH: readonly Group[] = ['admin', 'clientrw', 'clientro'];
+const PEERS: readonly Group[] = ['admin', 'monitoring'];
+
+/** The first message of a Watch stream (then the call is cancelled). */
+async function firstWatchMessage(c: CouicClients): Promise<unknown> {
+  for await (const response of c.replication.watch({ policy: Policy.POLICY_UNSPECIFIED, tags: [], cursor: '' })) return response;
+  return undefined;
+}
 
 const CELLS: readonly Cell[] = [
   // clients add/get/list/delete: admin only
@@ -87,6 +96,9 @@ const CELLS: readonly Cell[] = [
   // sets get, list: admin, clientrw, clientro
   { row: 'sets get', method: 'GetSet', allowed: SETS_READ, call: (c) => c.sets.getSet({ policy: Policy.POLICY_DROP, name: 'fixture' }) },
   { row: 'sets list', method: 'ListSets', allowed: SETS_READ, call: (c) => c.sets.listSets({ policy: Policy.POLICY_UNSPECIFIED }) },
+  // watch: like list; peers list: like stats
+  { row: 'watch', method: 'Watch', allowed: WATCH, call: (c) => firstWatchMessage(c) },
+  { row: 'peers list', method: 'ListPeers', allowed: PEERS, call: (c) => c.replication.listPeers({}) },
 ];
 
 test.before(async () => {
