@@ -8,6 +8,7 @@ import { ServerReflection, ServerReflectionService } from 'nice-grpc-server-refl
 import type { Logger } from 'pino';
 import { ClientsServiceDefinition, type ClientsServiceImplementation } from '../generated/couic/v1/clients.js';
 import { PeeringServiceDefinition, type PeeringServiceImplementation } from '../generated/couic/v1/peering.js';
+import { ReplicationServiceDefinition, type ReplicationServiceImplementation } from '../generated/couic/v1/replication.js';
 import { RulesServiceDefinition, type RulesServiceImplementation } from '../generated/couic/v1/rules.js';
 import { SetsServiceDefinition, type SetsServiceImplementation } from '../generated/couic/v1/sets.js';
 import { StatsServiceDefinition, type StatsServiceImplementation } from '../generated/couic/v1/stats.js';
@@ -28,6 +29,8 @@ export interface CouicServices {
   readonly clients: ClientsServiceImplementation<CallerContext>;
   readonly sets: SetsServiceImplementation<CallerContext>;
   readonly stats: StatsServiceImplementation<CallerContext>;
+  /** Watch and ListPeers (every listener). */
+  readonly replication?: ReplicationServiceImplementation<CallerContext>;
   /** Peer mesh (TLS listener only): callers need a verified client certificate, see peering-identity.ts. */
   readonly peering?: PeeringServiceImplementation<CallerContext>;
 }
@@ -56,6 +59,7 @@ export function buildGrpcServer(services: CouicServices, directory: TokenDirecto
   authenticated.add(withTolerantDecoding(ClientsServiceDefinition), services.clients);
   authenticated.add(withTolerantDecoding(SetsServiceDefinition), services.sets);
   authenticated.add(withTolerantDecoding(StatsServiceDefinition), services.stats);
+  if (services.replication !== undefined) authenticated.add(withTolerantDecoding(ReplicationServiceDefinition), services.replication);
   if (services.peering !== undefined) {
     server
       .with(errorMappingMiddleware(logger))
@@ -71,6 +75,7 @@ export function buildGrpcServer(services: CouicServices, directory: TokenDirecto
       ClientsServiceDefinition.fullName,
       SetsServiceDefinition.fullName,
       StatsServiceDefinition.fullName,
+      ...(services.replication !== undefined ? [ReplicationServiceDefinition.fullName] : []),
       ...(services.peering !== undefined ? [PeeringServiceDefinition.fullName] : []),
     ]),
   );

@@ -17,12 +17,15 @@ import { createClientsService } from '../api/services/clients-service.js';
 import { createRulesService } from '../api/services/rules-service.js';
 import { createSetsService } from '../api/services/sets-service.js';
 import { createStatsService } from '../api/services/stats-service.js';
+import { createReplicationService } from '../api/services/replication-service.js';
 import { createMetricsRegistry } from '../metrics/couic-metrics.js';
 import { registerReplicationMetrics } from '../metrics/replication-metrics.js';
 import { startMetricsServer } from '../metrics/metrics-http-server.js';
 import { ClientRegistry, clientsDirOf } from '../rbac/client-registry.js';
 import { SetRepository, setsDirOf } from '../sets/set-repository.js';
 import { JournalPersistence } from '../store/journal-persistence.js';
+import { systemScheduler } from '../replication/core/scheduler.js';
+import { WatchBroker } from '../replication/watch/watch-broker.js';
 import { RuleStore } from '../store/rule-store.js';
 import { claimSocketPath } from './socket-guard.js';
 import { startReplication } from './replication-wiring.js';
@@ -92,6 +95,10 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, clock:
       clients: createClientsService(registry, logger),
       sets: createSetsService(sets, logger),
       stats: createStatsService(store, dataPlane),
+      replication: createReplicationService({
+        broker: new WatchBroker({ store, feed: replication.hub.feed, clock, scheduler: systemScheduler }),
+        statusSources: () => replication.statusSources,
+      }),
     };
     // Refuse early if another daemon serves the socket; listen on it last, so a health
     // check that answers there means every listener is up.
