@@ -17,6 +17,8 @@ export interface ProbeOptions {
   readonly token?: string;
   readonly nodeId: string;
   readonly timeoutMs?: number;
+  /** Keep reading until the daemon ends the stream (for refusals that follow its hello). */
+  readonly untilEnd?: boolean;
 }
 
 export interface ProbeResult {
@@ -42,10 +44,12 @@ export async function probeSync(options: ProbeOptions): Promise<ProbeResult> {
   try {
     const client = createClient(PeeringServiceDefinition, channel);
     const metadata = options.token === undefined ? Metadata() : Metadata({ authorization: `Bearer ${options.token}` });
+    let first: SyncMessage | undefined;
     for await (const message of client.sync(requests(), { metadata, signal: abort.signal })) {
-      return { code: 'OK', details: '', first: message };
+      first ??= message;
+      if (options.untilEnd !== true) break;
     }
-    return { code: 'OK', details: 'stream ended without a message' };
+    return { code: 'OK', details: first === undefined ? 'stream ended without a message' : '', ...(first !== undefined ? { first } : {}) };
   } catch (error: unknown) {
     if (error instanceof ClientError) return { code: Status[error.code] ?? String(error.code), details: error.details };
     if (error instanceof Error && error.name === 'AbortError') return { code: 'TIMEOUT', details: 'no answer in time' };
