@@ -23,6 +23,9 @@ export interface DaemonOptions {
   readonly configExtra?: string;
   /** Subdirectory of the benchmark dir for this daemon (default "daemon"; one per daemon). */
   readonly name?: string;
+  /** TLS listener port (default: a free one); fixed when peers must know it in advance. */
+  readonly port?: number;
+  readonly nodeId?: string;
 }
 
 export interface BenchDaemon {
@@ -46,10 +49,11 @@ export async function startDaemon(dir: string, options: DaemonOptions = {}): Pro
   const workingDir = join(base, 'wd');
   const socketPath = join(base, 'couic.sock');
   const configPath = join(base, 'couic.toml');
-  const port = options.tls !== undefined ? await freeLoopbackPort() : undefined;
+  const port = options.tls !== undefined ? (options.port ?? (await freeLoopbackPort())) : undefined;
   const q = (value: string): string => JSON.stringify(value);
   const config = [
     `working_dir = ${q(workingDir)}`,
+    ...(options.nodeId !== undefined ? [`node_id = ${q(options.nodeId)}`] : []),
     '',
     '[logging]',
     `level = ${q(options.logLevel ?? 'info')}`,
