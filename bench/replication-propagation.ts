@@ -1,0 +1,204 @@
+// Scenario "replication-propagation": three peered nodes (full mesh over mTLS, default
+// 250 ms flush interval). Rules are added on node1 at a steady rate (AddRules every
+// 10 ms); a Watch stream on each node records when every rule becomes visible there.
+// Figure: latency from the AddRules call to the rule's upsert on node2 and node3,
+// beside the same rules seen by a Watch on node1 itself (same run: what the API,
+// the journal commit and the Watch cost without replication). Lost rules (never
+// seen on a peer) are counted; the requirement is zero.
+//
+// Run alone: `node --import tsx bench/replication-propagation.ts [--quick] [--record]`.
+import type { CouicClients } from '../src/cli/connection.js';
+import { Policy, type RuleSpec } from '../src/generated/couic/v1/entry.js';
+import { runCli, type RunOptions, type Scenario } from './lib/cli.js';
+import { isMain } from './lib/is-main.js';
+import { startPeeredNodes, waitUntil } from './lib/peered-nodes.js';
+import { formatInt, type Figure, type ScenarioResult } from './lib/results.js';
+import { RuleSpecSource } from './lib/rule-specs.js';
+import { summarize } from './lib/stats.js';
+import { withTempDir } from './lib/temp-dir.js';
+
+export interface PropagationSizes {
+  /** Target rates (rules/s) and how long each is sustained. */
+  readonly rates: readonly { readonly rulesPerSecond: number; readonly seconds: number }[];
+  readonly tickMs: number;
+  /** How long to wait for stragglers after the last add before counting them lost. */
+  readonly drainTimeoutMs: number;
+}
+
+export const FULL_SIZES: PropagationSizes = {
+  rates: [
+    { rulesPerSecond: 1_000, seconds: 10 },
+    { rulesPerSecond: 10_000, seconds: 5 },
+  ],
+  tickMs: 10,
+  drainTimeoutMs: 30_000,
+};
+export const QUICK_SIZES: PropagationSizes = {
+  rates: [
+    { rulesPerSecond: 200, seconds: 1 },
+    { rulesPerSecond: 1_000, seconds: 1 },
+  ],
+  tickMs: 10,
+  drainTimeoutMs: 15_000,
+};
+
+const NAMES = ['node1', 'node2', 'node3'] as const;
+
+/** Records when each watched CIDR first shows up (performance.now() of this process). */
+class VisibilityLog {
+  readonly seenAt = new Map<string, number>();
+  private readonly controller = new AbortController();
+  private snapshotDone = false;
+  private failure: unknown;
+  private readonly done: Promise<void>;
+
+  constructor(api: CouicClients, tag: string) {
+    const stream = api.replication.watch({ policy: Policy.POLICY_DROP, tags: [tag], cursor: '' }, { signal: this.controller.signal });
+    this.done = (async () => {
+      try {
+        for await (const response of stream) {
+          const now = performance.now();
+          for (const { event } of response.events) {
+            if (event?.$case === 'upsert' && event.value.entry !== undefined && !this.seenAt.has(event.value.entry.cidr)) {
+              this.seenAt.set(event.value.entry.cidr, now);
+            } else if (event?.$case === 'snapshotEnd') {
+              this.snapshotDone = true;
+            }
+          }
+        }
+      } catch (error) {
+        if (!this.controller.signal.aborted) this.failure = error;
+      }
+    })();
+  }
+
+  ready(): boolean {
+    if (this.failure !== undefined) throw this.failure instanceof Error ? this.failure : new Error(String(this.failure));
+    return this.snapshotDone;
+  }
+
+  async close(): Promise<void> {
+    this.controller.abort();
+    await this.done;
+  }
+}
+
+interface RateRun {
+  readonly rulesPerSecond: number;
+  readonly sent: number;
+  readonly achievedPerSecond: number;
+  readonly local: number[];
+  readonly remote: number[];
+  readonly lost: Record<string, number>;
+}
+
+async function measureRate(
+  api: CouicClients,
+  logs: Record<(typeof NAMES)[number], VisibilityLog>,
+  specs: RuleSpecSource,
+  rate: PropagationSizes['rates'][number],
+  sizes: PropagationSizes,
+): Promise<RateRun> {
+  const perTick = Math.max(1, Math.round((rate.rulesPerSecond * sizes.tickMs) / 1000));
+  const ticks = Math.round((rate.seconds * 1000) / sizes.tickMs);
+  const sentAt = new Map<string, number>();
+  const calls: Promise<unknown>[] = [];
+  const started = performance.now();
+  for (let tick = 0; tick < ticks; tick++) {
+    const due = started + tick * sizes.tickMs;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    const rules: RuleSpec[] = specs.take('v4', perTick);
+    const at = performance.now();
+    for (const rule of rules) sentAt.set(rule.cidr, at);
+    calls.push(api.rules.addRules({ rules }));
+  }
+  await Promise.all(calls);
+  const elapsed = (performance.now() - started) / 1000;
+  const everywhere = (): boolean => NAMES.every((n) => [...sentAt.keys()].every((cidr) => logs[n].seenAt.has(cidr)));
+  await waitUntil('every rule on every node', async () => everywhere(), sizes.drainTimeoutMs).catch(() => undefined);
+  const local: number[] = [];
+  const remote: number[] = [];
+  const lost: Record<string, number> = {};
+  for (const name of NAMES) {
+    let missing = 0;
+    for (const [cidr, t0] of sentAt) {
+      const t1 = logs[name].seenAt.get(cidr);
+      if (t1 === undefined) {
+        missing++;
+        continue;
+      }
+      (name === 'node1' ? local : remote).push(t1 - t0);
+    }
+    lost[name] = missing;
+  }
+  return { rulesPerSecond: rate.rulesPerSecond, sent: sentAt.size, achievedPerSecond: sentAt.size / elapsed, local, remote, lost };
+}
+
+export async function runPropagation(sizes: PropagationSizes, options: RunOptions = {}): Promise<ScenarioResult> {
+  const log = options.log ?? (() => undefined);
+  return withTempDir('couic-bp-', async (dir) => {
+    const cluster = await startPeeredNodes(dir, {
+      names: NAMES,
+      links: [
+        ['node1', 'node2'],
+        ['node1', 'node3'],
+        ['node2', 'node3'],
+      ],
+      daemon: { ...(options.logLevel !== undefined ? { logLevel: options.logLevel } : { logLevel: 'warn' }), ...(options.cpuProfDir !== undefined ? { cpuProfDir: options.cpuProfDir } : {}) },
+    });
+    const logs = {} as Record<(typeof NAMES)[number], VisibilityLog>;
+    try {
+      for (const name of NAMES) {
+        const node = cluster.node(name);
+        await waitUntil(`${name} peers connected`, async () => {
+          const { links } = await node.api.replication.listPeers({});
+          return links.length > 0 && links.every((l) => l.state === 1);
+        });
+      }
+      for (const name of NAMES) logs[name] = new VisibilityLog(cluster.node(name).api, 'bench');
+      await waitUntil('watch snapshots', async () => NAMES.every((n) => logs[n].ready()));
+      const specs = new RuleSpecSource();
+      const runs: RateRun[] = [];
+      for (const rate of sizes.rates) {
+        const run = await measureRate(cluster.node('node1').api, logs, specs, rate, sizes);
+        const r = summarize(run.remote.length > 0 ? run.remote : [Number.NaN]);
+        log(
+          `replication-propagation: ${formatInt(rate.rulesPerSecond)} rules/s: ${formatInt(run.sent)} sent at ${formatInt(run.achievedPerSecond)}/s, ` +
+            `peers p50 ${r.p50.toFixed(1)} ms p99 ${r.p99.toFixed(1)} ms max ${r.max.toFixed(1)} ms, lost ${JSON.stringify(run.lost)}`,
+        );
+        runs.push(run);
+      }
+      const figures: Figure[] = runs.map((run) => ({
+        name: `add on node1 -> visible on node2/node3 (Watch), ${formatInt(run.rulesPerSecond)} rules/s for ${formatInt(run.sent)} rules`,
+        kind: 'latency',
+        unit: 'ms',
+        couic: summarize(run.remote),
+        baseline: summarize(run.local),
+        baselineName: 'same rules seen by a Watch on node1 itself',
+      }));
+      return {
+        scenario: 'replication-propagation',
+        figures,
+        notes: [
+          ...runs.map(
+            (run) =>
+              `${formatInt(run.rulesPerSecond)} rules/s: ${formatInt(run.sent)} rules sent (achieved ${formatInt(run.achievedPerSecond)}/s), ` +
+              `lost: ${NAMES.map((n) => `${n} ${run.lost[n] ?? 0}`).join(', ')}`,
+          ),
+          `3 nodes, full mesh over mTLS on loopback (node1->node2, node1->node3, node2->node3), flush interval 250 ms (default); AddRules every ${sizes.tickMs} ms on node1's Unix socket; latency from the AddRules call to the upsert on a Watch stream (one per node, this process's clock); daemons log at warn`,
+        ],
+      };
+    } finally {
+      for (const name of NAMES) await logs[name]?.close();
+      await cluster.stop();
+    }
+  });
+}
+
+export const replicationPropagationScenario: Scenario = {
+  name: 'replication-propagation',
+  run: (quick, options) => runPropagation(quick ? QUICK_SIZES : FULL_SIZES, options),
+};
+
+if (isMain(import.meta.url)) await runCli([replicationPropagationScenario], undefined, 'node --import tsx bench/replication-propagation.ts');
