@@ -15,7 +15,7 @@ import { ReplicationHub } from '../../src/replication/core/replication-hub.js';
 import { systemScheduler } from '../../src/replication/core/scheduler.js';
 import { BusLink, type BusLinkOptions } from '../../src/replication/bus/bus-link.js';
 import { busNames } from '../../src/replication/bus/bus-names.js';
-import { eventually, natsClient, startNats } from '../helpers/nats.js';
+import { eventually, natsClient, startNats, startNatsCluster } from '../helpers/nats.js';
 import { makeTempDir, type Scope } from '../helpers/tmp.js';
 
 interface Node {
@@ -201,4 +201,17 @@ test('wrong credentials: the link keeps retrying and its status says NATS refuse
   t.true(await eventually(() => bad.link.linkStatuses()[0]?.pendingDeltas === 1));
   const good = await startNode(t, 'node-good', { servers: [nats.url], auth: { kind: 'user', user: 'couic', password: 'right' } });
   t.true(await eventually(() => good.link.linkStatuses()[0]?.state === 'connected'));
+});
+
+test('a 3-server cluster: replication continues with one server killed', async (t) => {
+  const cluster = await startNatsCluster(t, 3);
+  const a = await startNode(t, 'node-a', { servers: [...cluster.urls], replicas: 3 });
+  const b = await startNode(t, 'node-b', { servers: [...cluster.urls], publish: false });
+  for (let i = 0; i < 500; i++) a.add(hostCidr(i));
+  t.true(await eventually(() => b.store.size === 500, 60_000), `b has ${b.store.size}`);
+  await cluster.servers[0]?.kill();
+  for (let i = 500; i < 1_000; i++) a.add(hostCidr(i));
+  const ok = await eventually(() => b.store.size === 1_000, 60_000);
+  t.log(JSON.stringify(a.link.linkStatuses()[0]), JSON.stringify(b.link.linkStatuses()[0]));
+  t.true(ok, `b has ${b.store.size}`);
 });

@@ -1,7 +1,7 @@
 // The NATS bus replication link. Publishing: every flush tick, the hub's coalesced
 // outbox for 'bus' is cut into batches and published to one JetStream stream; a
-// batch leaves the outbox only once NATS acked it. Consuming: an ordered consumer
-// reads the stream from the last applied sequence (persisted in working_dir) and
+// batch leaves the outbox only once NATS acked it. Consuming: a reader
+// goes through the stream from the last applied sequence (persisted in working_dir) and
 // merges each batch through hub.receive (last writer wins; own echoes are no-ops).
 // Full state stays in NATS: the stream holds every batch until a node that both
 // publishes and consumes compacts it (publishes its whole state as a snapshot,
@@ -9,12 +9,10 @@
 // the outbox keeps one record per key, and each new session resumes from scratch.
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import {
-  DeliverPolicy,
   jetstream,
   jetstreamManager,
   RetentionPolicy,
   StorageType,
-  type ConsumerMessages,
   type JetStreamClient,
   type JetStreamManager,
   type StreamInfo,
@@ -73,13 +71,15 @@ const PUBLISH_TIMEOUT_MS = 10_000;
 /** Changes stamped this close before the last "all acked" moment are republished after a restart anyway. */
 const PUBLISHED_THROUGH_MARGIN_MS = 1_000;
 const HEADERS_MARGIN_BYTES = 4_096;
+/** The consumer re-checks the stream this often even without a wake-up message. */
+const CONSUMER_POLL_INTERVAL_MS = 1_000;
 
 interface Session {
   readonly nc: NatsConnection;
   readonly js: JetStreamClient;
   readonly jsm: JetStreamManager;
   readonly maxPayload: number;
-  messages?: ConsumerMessages;
+  stopConsumer?: () => void;
   caughtUp: boolean;
 }
 
@@ -246,7 +246,7 @@ export class BusLink implements LinkStatusSource {
   private endSession(): void {
     const session = this.session;
     this.session = undefined;
-    session?.messages?.stop();
+    session?.stopConsumer?.();
     this.outbox?.requeueInFlight();
     this.ownSeqs.clear();
   }
@@ -345,29 +345,52 @@ export class BusLink implements LinkStatusSource {
 
   // ---- consuming ----
 
+  /**
+   * Reads the stream message by message from the resume point: one request per
+   * batch (thousands of records), so this costs little, and every retry stays in
+   * our hands (a purged range is skipped: the compaction snapshot after it covers
+   * it). New batches are noticed through a plain subscription on the subject (a
+   * wake-up only) and a slow poll as a safety net.
+   */
   private async consume(session: Session, lastSeqAtStart: number): Promise<void> {
-    const consumer = await session.js.consumers.get(this.names.stream, {
-      deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: this.consumedSeq + 1,
-    });
-    const messages = await consumer.consume();
-    session.messages = messages;
-    if (this.session !== session) {
-      messages.stop();
-      return;
-    }
-    for await (const m of messages) {
-      if (this.session !== session) break;
-      this.bytesReceived += m.data.byteLength;
-      const own = this.ownSeqs.delete(m.seq);
-      if (!own) await this.applyBatch(m.data, m.seq, m.headers?.get(BUS_HEADER_NODE) ?? '?');
-      if (this.session !== session) break;
-      this.cursor = { ...(this.cursor as BusCursor), consumedSeq: m.seq };
-      this.cursorDirty = true;
-      if (!session.caughtUp && (m.info.pending === 0 || m.seq >= lastSeqAtStart)) {
-        session.caughtUp = true;
-        this.options.logger.info({ seq: m.seq, recordsReceived: this.recordsReceived }, 'bus: caught up with the stream');
+    let wake: (() => void) | undefined;
+    const poke = (): void => wake?.();
+    const sub = session.nc.subscribe(this.names.subject, { callback: poke });
+    const cancelPoll = this.every(CONSUMER_POLL_INTERVAL_MS, poke);
+    session.stopConsumer = () => {
+      cancelPoll();
+      sub.unsubscribe();
+      poke();
+    };
+    try {
+      let lastSeq = lastSeqAtStart;
+      let firstSeq = 0;
+      while (this.session === session) {
+        let next = Math.max(this.consumedSeq + 1, firstSeq);
+        while (next <= lastSeq && this.session === session) {
+          const m = await session.jsm.streams.getMessage(this.names.stream, { seq: next });
+          if (this.session !== session) return;
+          if (m !== null) {
+            this.bytesReceived += m.data.byteLength;
+            if (!this.ownSeqs.delete(m.seq)) await this.applyBatch(m.data, m.seq, m.header.get(BUS_HEADER_NODE) || '?');
+          }
+          this.cursor = { ...(this.cursor as BusCursor), consumedSeq: next };
+          this.cursorDirty = true;
+          next++;
+        }
+        if (!session.caughtUp && this.consumedSeq >= lastSeqAtStart) {
+          session.caughtUp = true;
+          this.options.logger.info({ seq: this.consumedSeq, recordsReceived: this.recordsReceived }, 'bus: caught up with the stream');
+        }
+        const woken = new Promise<void>((resolve) => (wake = resolve));
+        const info = await session.jsm.streams.info(this.names.stream);
+        lastSeq = info.state.last_seq;
+        firstSeq = info.state.first_seq;
+        if (lastSeq > this.consumedSeq) continue;
+        await woken;
       }
+    } finally {
+      session.stopConsumer?.();
     }
   }
 
