@@ -9,7 +9,8 @@ import { makeCertificates } from '../../src/pki/make-certificates.js';
 import { pemPaths, readPem } from '../../src/pki/pem-files.js';
 import type { PemPair } from '../../src/pki/pem-pair.js';
 import { runCli } from './cli.js';
-import { connectUnix, type CouicClients } from './clients.js';
+import { Policy, type Entry } from '../../src/generated/couic/v1/entry.js';
+import { collect, connectUnix, type CouicClients } from './clients.js';
 import type { TestCerts } from './certs.js';
 import { startDaemon, type Daemon, type StartDaemonOptions } from './daemon.js';
 import { makeTempDir, type Scope } from './tmp.js';
@@ -123,3 +124,10 @@ export async function startCluster(t: Scope, options: ClusterOptions): Promise<M
   }
   return out;
 }
+
+/** Every dynamic rule of a node, as comparable text, sorted. */
+export async function fullState(clients: CouicClients): Promise<string[]> {
+  const entries: Entry[] = await collect(clients.rules.listRules({ policy: Policy.POLICY_UNSPECIFIED, tags: [], includeSets: false }));
+  return entries.map((e) => `${e.policy === Policy.POLICY_IGNORE ? 'ignore' : 'drop'} ${e.cidr} tag=${e.tag} exp=${e.expiration} origin=${e.originNode}`).sort();
+}
+

@@ -3,18 +3,12 @@
 // other (one exchange per pair) with concurrent, conflicting adds and deletes of the
 // same CIDRs on different nodes, converging to identical full rule lists everywhere.
 import test from 'ava';
-import { Policy, type Entry } from '../../src/generated/couic/v1/entry.js';
-import { collect, statusOf, type CouicClients } from '../helpers/clients.js';
-import { startCluster, type ClusterNode } from '../helpers/cluster.js';
+import { Policy } from '../../src/generated/couic/v1/entry.js';
+import { statusOf } from '../helpers/clients.js';
+import { fullState, startCluster, type ClusterNode } from '../helpers/cluster.js';
 import { dropSpec, eventually, ignoreSpec, nowSeconds, v4Hosts } from '../helpers/rules.js';
 
 const CONVERGE_MS = 60_000;
-
-/** Every dynamic rule of a node, as comparable text, sorted. */
-export async function fullState(clients: CouicClients): Promise<string[]> {
-  const entries: Entry[] = await collect(clients.rules.listRules({ policy: Policy.POLICY_UNSPECIFIED, tags: [], includeSets: false }));
-  return entries.map((e) => `${e.policy === Policy.POLICY_IGNORE ? 'ignore' : 'drop'} ${e.cidr} tag=${e.tag} exp=${e.expiration} origin=${e.originNode}`).sort();
-}
 
 function nodesOf(map: Map<string, ClusterNode>, names: readonly string[]): ClusterNode[] {
   return names.map((n) => {
