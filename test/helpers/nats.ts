@@ -56,7 +56,7 @@ function configText(spec: ServerSpec): string {
     `server_name: ${q(spec.name)}`,
     'host: "127.0.0.1"',
     `port: ${spec.port}`,
-    `jetstream: { store_dir: ${q(join(spec.dir, 'store'))}, max_memory_store: 64MB, max_file_store: 2GB }`,
+    `jetstream: { store_dir: ${q(join(spec.dir, spec.name, 'store'))}, max_memory_store: 64MB, max_file_store: 2GB }`,
   ];
   const tls = spec.options.tls;
   if (tls !== undefined) {
@@ -111,7 +111,7 @@ async function launchServer(t: Scope, spec: ServerSpec): Promise<NatsServer> {
     name: spec.name,
     port: spec.port,
     url: `${scheme}://127.0.0.1:${spec.port}`,
-    storeDir: join(spec.dir, 'store'),
+    storeDir: join(spec.dir, spec.name, 'store'),
     output: () => text,
     running: () => child !== undefined && exitInfo(child) === undefined,
     kill: () => halt('SIGKILL'),
