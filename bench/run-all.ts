@@ -2,8 +2,11 @@
 import { apiInsertScenario } from './api-insert.js';
 import { runCli } from './lib/cli.js';
 import { memoryScenario } from './memory.js';
+import { replicationMemoryScenario } from './replication-memory.js';
+import { replicationPropagationScenario } from './replication-propagation.js';
+import { replicationReconcileScenario } from './replication-reconcile.js';
 import { scalingScenario } from './scaling.js';
 
-export const ALL_SCENARIOS = [apiInsertScenario, memoryScenario, scalingScenario] as const;
+export const ALL_SCENARIOS = [apiInsertScenario, memoryScenario, scalingScenario, replicationPropagationScenario, replicationReconcileScenario, replicationMemoryScenario] as const;
 
 await runCli(ALL_SCENARIOS);
