@@ -34,6 +34,7 @@ test('the reference walkthrough: couic1 and couic2 replicate adds, deletes, expi
       ['couic1', 'couic2'],
       ['couic2', 'couic1'],
     ],
+    daemon: { metrics: true },
   });
   const couic1 = must(nodes, 'couic1');
   const couic2 = must(nodes, 'couic2');
@@ -108,4 +109,13 @@ test('the reference walkthrough: couic1 and couic2 replicate adds, deletes, expi
   t.false(/"msg":"peer link standby/.test(couic1.daemon.output()), 'couic1 (lower node id) should keep its own stream');
   await couic1.clients.rules.addRule({ rule: ignoreSpec('192.0.2.7/32') });
   t.true(await eventually(async () => find(await list(couic2.clients), Policy.POLICY_IGNORE, '192.0.2.7/32') !== undefined, CONVERGE_MS));
+
+  // Replication counters are exported with the other metrics.
+  const url = couic1.daemon.metricsUrl;
+  if (url === undefined) return t.fail('no metrics endpoint');
+  const text = await (await fetch(url, { headers: { authorization: `Bearer ${couic1.daemon.adminToken}` } })).text();
+  t.regex(text, /^couic_replication_peer_connected\{peer="couic2",kind="peer"\} 1$/m);
+  t.regex(text, /^couic_replication_pending_deltas\{peer="couic2",kind="peer"\} \d+$/m);
+  const sent = /^couic_replication_records_sent_total\{peer="couic2",kind="peer"\} (\d+)$/m.exec(text);
+  t.true(Number(sent?.[1] ?? 0) >= 3, text);
 });
