@@ -6,7 +6,8 @@ import { replicationMemoryScenario } from './replication-memory.js';
 import { replicationPropagationScenario } from './replication-propagation.js';
 import { replicationReconcileScenario } from './replication-reconcile.js';
 import { scalingScenario } from './scaling.js';
+import { xdpScenario } from './xdp.js';
 
-export const ALL_SCENARIOS = [apiInsertScenario, memoryScenario, scalingScenario, replicationPropagationScenario, replicationReconcileScenario, replicationMemoryScenario] as const;
+export const ALL_SCENARIOS = [apiInsertScenario, memoryScenario, scalingScenario, xdpScenario, replicationPropagationScenario, replicationReconcileScenario, replicationMemoryScenario] as const;
 
 await runCli(ALL_SCENARIOS);

@@ -131,7 +131,7 @@ function formatCell(figure: Figure, s: Summary): string {
     case 'throughput':
       return `${formatInt(s.median)} ${figure.unit} (${formatInt(s.min)}–${formatInt(s.max)})`;
     case 'latency':
-      return `p50 ${formatMs(s.p50)}, p99 ${formatMs(s.p99)}, max ${formatMs(s.max)} ms`;
+      return `p50 ${formatMs(s.p50)}, p99 ${formatMs(s.p99)}, max ${formatMs(s.max)} ${figure.unit}`;
     case 'memory':
       return `${formatMiB(s.median)} MiB (${formatMiB(s.min)}–${formatMiB(s.max)})`;
   }
