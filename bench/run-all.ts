@@ -1,5 +1,6 @@
 // Every scenario, one section: what `npm run bench` runs (through bench/run.js).
 import { apiInsertScenario } from './api-insert.js';
+import { busPropagationScenario } from './bus-propagation.js';
 import { runCli } from './lib/cli.js';
 import { memoryScenario } from './memory.js';
 import { replicationMemoryScenario } from './replication-memory.js';
@@ -8,6 +9,6 @@ import { replicationReconcileScenario } from './replication-reconcile.js';
 import { scalingScenario } from './scaling.js';
 import { xdpScenario } from './xdp.js';
 
-export const ALL_SCENARIOS = [apiInsertScenario, memoryScenario, scalingScenario, xdpScenario, replicationPropagationScenario, replicationReconcileScenario, replicationMemoryScenario] as const;
+export const ALL_SCENARIOS = [apiInsertScenario, memoryScenario, scalingScenario, xdpScenario, replicationPropagationScenario, replicationReconcileScenario, replicationMemoryScenario, busPropagationScenario] as const;
 
 await runCli(ALL_SCENARIOS);
