@@ -131,7 +131,7 @@ export class XdpDataPlane implements DataPlane {
       links = attached.map((l) => l.fd);
       plane.linkFds = links;
       logger.info(
-        { pinDir, ifaces: options.ifaces, adoptedEntries: plane.stale.size, batchSyscalls: true },
+        { pinDir, ifaces: options.ifaces, adoptedEntries: plane.stale.size },
         'data plane: XDP (maps pinned; a restart keeps filtering)',
       );
       return plane;
