@@ -10,6 +10,9 @@ import { REPO_ROOT } from '../../../bench/lib/paths.js';
 import { machineInfo } from '../../../bench/lib/machine.js';
 import { runMemory } from '../../../bench/memory.js';
 import { runScaling } from '../../../bench/scaling.js';
+import { runXdp } from '../../../bench/xdp.js';
+import { DEFAULT_OBJECT_PATH } from '../../../src/dataplane/xdp/xdp-dataplane.js';
+import { xdpSkipReason } from '../../helpers/netns.js';
 import { appendSection, ratioOf, renderSection, type ScenarioResult } from '../../../bench/lib/results.js';
 import { summarize } from '../../../bench/lib/stats.js';
 import { cdfPoints, gnuplotAvailable, renderPlots } from '../../../bench/lib/plots.js';
@@ -127,6 +130,18 @@ test('plots: CDF points are sorted, end at 1 and stay small; gnuplot renders a P
     t.deepEqual([...png.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47], 'a PNG file');
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+// Needs root and BPF: skipped (with the reason printed) where they are missing; CI has both.
+const xdpSkip = await xdpSkipReason(DEFAULT_OBJECT_PATH);
+if (xdpSkip !== undefined) console.log(`bench xdp smoke test skipped: ${xdpSkip}`);
+(xdpSkip === undefined ? test.serial : test.skip)('xdp runs with tiny maps: ns/packet beside the trivial program, map load beside bpftool', async (t) => {
+  const result = await runXdp({ dropPerFamily: 300, ignoreV4: 50, repeat: 1_000, runs: 1, loadEntries: 300, loadRuns: 1 });
+  t.is(result.scenario, 'xdp');
+  t.true(result.figures.length >= 4);
+  for (const figure of result.figures) {
+    t.true(Number.isFinite(ratioOf(figure)) && ratioOf(figure) > 0, `${figure.name}: ratio`);
   }
 });
 
