@@ -17,6 +17,11 @@ import { appendSection, ratioOf, renderSection, type ScenarioResult } from '../.
 import { summarize } from '../../../bench/lib/stats.js';
 import { cdfPoints, gnuplotAvailable, renderPlots } from '../../../bench/lib/plots.js';
 
+// Needs root and BPF: skipped (with the reason printed) where they are missing; CI has both.
+// Decided before any test is declared (ava wants declarations synchronous after that).
+const xdpSkip = await xdpSkipReason(DEFAULT_OBJECT_PATH);
+if (xdpSkip !== undefined) console.log(`bench xdp smoke test skipped: ${xdpSkip}`);
+
 const results: ScenarioResult[] = [];
 
 function checkFigures(t: import('ava').ExecutionContext, result: ScenarioResult, expected: number): void {
@@ -133,9 +138,6 @@ test('plots: CDF points are sorted, end at 1 and stay small; gnuplot renders a P
   }
 });
 
-// Needs root and BPF: skipped (with the reason printed) where they are missing; CI has both.
-const xdpSkip = await xdpSkipReason(DEFAULT_OBJECT_PATH);
-if (xdpSkip !== undefined) console.log(`bench xdp smoke test skipped: ${xdpSkip}`);
 (xdpSkip === undefined ? test.serial : test.skip)('xdp runs with tiny maps: ns/packet beside the trivial program, map load beside bpftool', async (t) => {
   const result = await runXdp({ dropPerFamily: 300, ignoreV4: 50, repeat: 1_000, runs: 1, loadEntries: 300, loadRuns: 1 });
   t.is(result.scenario, 'xdp');
