@@ -73,6 +73,25 @@ export function encodeChange(change: ReplicatedRecord): ChangeRecord {
   return { o: 'd', p: change.policy, c: change.cidr.text, v: encodeVersion(change.version), x: change.deletedExpiration };
 }
 
+/**
+ * JSON.stringify(encodeChange(record)), written out: the journal encodes every change of
+ * every batch, and building the text directly skips one object per record (a third of
+ * the journal's CPU at 262k-rule merges). Same bytes, same key order (tested).
+ */
+export function encodeChangeJson(record: ReplicatedRecord): string {
+  if (record.kind === 'tombstone') {
+    const { version: v } = record;
+    return `{"o":"d","p":"${record.policy}","c":"${record.cidr.text}","v":[${v.wallMs},${v.counter},${JSON.stringify(v.origin)}],"x":${record.deletedExpiration}}`;
+  }
+  const e = record.entry;
+  const metadata = e.metadata === undefined ? '' : `,"m":${JSON.stringify(encodeMetadata(e.metadata))}`;
+  const version = e.version === undefined ? '' : `,"v":[${e.version.wallMs},${e.version.counter},${JSON.stringify(e.version.origin)}]`;
+  return (
+    `{"o":"p","p":"${e.policy}","c":"${e.cidr.text}","t":${JSON.stringify(e.tag)},"e":${e.expiration},"a":${e.createdAt},` +
+    `"n":${JSON.stringify(e.originNode)},"s":"${e.source}"${metadata}${version}}`
+  );
+}
+
 function encodeVersion(version: Version): VersionRecord {
   return [version.wallMs, version.counter, version.origin];
 }

@@ -28,7 +28,7 @@ import { mkdir } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import type { ReplicatedRecord } from '../domain/replicated-record.js';
 import { InvalidArgumentError } from '../domain/errors.js';
-import { encodeChange } from './entry-codec.js';
+import { encodeChangeJson } from './entry-codec.js';
 import { JournalClosedError } from './journal-errors.js';
 import { DIR_MODE, journalPath, listDir, pruneBefore, snapshotPath } from './journal-files.js';
 import { frameLine } from './journal-line.js';
@@ -48,7 +48,7 @@ export interface JournalPersistenceOptions {
   readonly dir: string;
   /** Group-commit window: at most one write+fsync per interval. */
   readonly flushIntervalMs?: number;
-  /** Journal records between snapshots. */
+  /** Journal records between snapshots (at least; see snapshotThreshold). */
   readonly snapshotEvery?: number;
   readonly logger: PersistenceLogger;
   /** The store's current records (see the contract at the top of this file). */
@@ -98,6 +98,8 @@ export class JournalPersistence implements RulePersistence {
   private closing: Promise<void> | undefined;
   private lastFlushStart = -Infinity;
   private recordsSinceSnapshot = 0;
+  /** Records the last snapshot (or the load) held: compaction waits for at least as many journal records. */
+  private stateSizeAtSnapshot = 0;
   private journalRecords = 0;
   private flushes = 0;
   private snapshots = 0;
@@ -157,6 +159,7 @@ export class JournalPersistence implements RulePersistence {
     }
     // Restarts do not reset the count, or a node restarted often would never compact.
     this.recordsSinceSnapshot = records;
+    this.stateSizeAtSnapshot = state.size;
     const loaded = [...state.values()];
     const tombstones = loaded.reduce((n, record) => (record.kind === 'tombstone' ? n + 1 : n), 0);
     this.logger.info(
@@ -181,7 +184,7 @@ export class JournalPersistence implements RulePersistence {
     let lines: string[];
     try {
       // Encoded now, so later mutation of the caller's objects cannot change what is written.
-      lines = changes.map((change) => frameLine(JSON.stringify(encodeChange(change))));
+      lines = changes.map((change) => frameLine(encodeChangeJson(change)));
     } catch (err) {
       return Promise.reject(err);
     }
@@ -280,9 +283,19 @@ export class JournalPersistence implements RulePersistence {
     this.journalRecords += batch.changes;
     this.recordsSinceSnapshot += batch.changes;
     batch.resolve();
-    if (this.recordsSinceSnapshot >= this.snapshotEvery && this.snapshotting === undefined && this.closing === undefined) {
+    if (this.recordsSinceSnapshot >= this.snapshotThreshold() && this.snapshotting === undefined && this.closing === undefined) {
       await this.rotate();
     }
+  }
+
+  /**
+   * At least `snapshotEvery` records, and at least as many as the state held at the last
+   * snapshot: a snapshot costs O(state), so waiting for that many journal records keeps
+   * compaction O(1) per change, whatever the state size (a 262k-rule bulk merge starts at
+   * most one snapshot, not three).
+   */
+  private snapshotThreshold(): number {
+    return Math.max(this.snapshotEvery, this.stateSizeAtSnapshot);
   }
 
   /** Switches to a new segment, then snapshots in the background. Runs inside the segment queue. */
@@ -323,6 +336,7 @@ export class JournalPersistence implements RulePersistence {
       }
       this.lastSnapshotMs = performance.now() - started;
       this.snapshots++;
+      this.stateSizeAtSnapshot = result.entries;
       const removed = await pruneBefore(this.dir, seq);
       this.logger.info(
         { file: result.path, entries: result.entries, bytes: result.bytes, durationMs: Math.round(this.lastSnapshotMs), removed: removed.length },

@@ -16,6 +16,7 @@ import {
   collectableAfterMs,
   recordKey,
   supersedes,
+  type LiveRecord,
   type ReplicatedRecord,
   type TombstoneRecord,
   type VersionedEntry,
@@ -86,8 +87,8 @@ export interface SetEntriesDelta {
 type Counts = Record<Policy, Record<AddressFamily, number>>;
 
 export class RuleStore implements ReplicaStore {
-  /** Unexpired-at-last-sweep dynamic entries, each a live record. */
-  private readonly dynamic = new Map<string, VersionedEntry>();
+  /** Unexpired-at-last-sweep dynamic entries, kept as their live records (no wrapper per read). */
+  private readonly dynamic = new Map<string, LiveRecord>();
   /** Records that are not enforced: tombstones, and live records whose entry expired. */
   private readonly dormant = new Map<string, ReplicatedRecord>();
   private readonly setEntries = new Map<string, RuleEntry>();
@@ -131,7 +132,7 @@ export class RuleStore implements ReplicaStore {
     for (const record of records) {
       this.hlc.observe(record.kind === 'live' ? record.entry.version : record.version);
       if (collectableAfterMs(record, this.tombstoneLifetimeMs) <= nowMs) continue;
-      if (record.kind === 'live' && !isExpired(record.entry, now)) this.putDynamic(record.entry, tx);
+      if (record.kind === 'live' && !isExpired(record.entry, now)) this.putDynamic(record, tx);
       else this.dormant.set(recordKey(record), record);
     }
     await this.commit(tx, []);
@@ -168,9 +169,9 @@ export class RuleStore implements ReplicaStore {
     for (const [key, entry] of batch) {
       if (this.dynamic.has(key)) replaced++;
       else added++;
-      const record: ReplicatedRecord = { kind: 'live', entry };
+      const record: LiveRecord = { kind: 'live', entry };
       tx.records.push({ before: this.recordOf(key), after: record });
-      this.putDynamic(entry, tx);
+      this.putDynamic(record, tx);
       persisted.push(record);
     }
     await this.commit(tx, persisted);
@@ -187,7 +188,7 @@ export class RuleStore implements ReplicaStore {
     keys.forEach((k, index) => {
       const key = ruleKey(k.policy, k.cidr);
       const field = keys.length === 1 ? 'cidr' : `keys[${index}].cidr`;
-      const entry = this.dynamic.get(key);
+      const entry = this.dynamic.get(key)?.entry;
       if (entry !== undefined && !isExpired(entry, now)) {
         targets.set(key, entry);
         return;
@@ -240,12 +241,12 @@ export class RuleStore implements ReplicaStore {
       const key = recordKey(incoming);
       const before = this.recordOf(key);
       if (!supersedes(incoming, before)) continue;
-      const record = incoming.kind === 'live' ? this.asReceived(incoming.entry) : incoming;
+      const record = incoming.kind === 'live' ? this.asReceived(incoming) : incoming;
       tx.records.push({ before, after: record });
       changed.push(record);
-      const current = this.dynamic.get(key);
+      const current = this.dynamic.get(key)?.entry;
       if (record.kind === 'live' && !isExpired(record.entry, now)) {
-        this.putDynamic(record.entry, tx);
+        this.putDynamic(record, tx);
         continue;
       }
       if (current !== undefined) this.removeDynamic(key, current, tx, record.kind === 'live' ? 'expired' : 'deleted');
@@ -257,13 +258,12 @@ export class RuleStore implements ReplicaStore {
 
   /** Every replicated record: live entries (expired ones included until collected) and tombstones. */
   *records(): Generator<ReplicatedRecord> {
-    for (const entry of this.dynamic.values()) yield { kind: 'live', entry };
+    yield* this.dynamic.values();
     yield* this.dormant.values();
   }
 
   recordOf(key: string): ReplicatedRecord | undefined {
-    const entry = this.dynamic.get(key);
-    return entry !== undefined ? { kind: 'live', entry } : this.dormant.get(key);
+    return this.dynamic.get(key) ?? this.dormant.get(key);
   }
 
   /** Forgets dormant records that can no longer matter (not journaled: load drops them again). */
@@ -323,8 +323,8 @@ export class RuleStore implements ReplicaStore {
   }
 
   /** Enforced dynamic entries; includes not-yet-swept expired ones. */
-  dynamicEntries(): IterableIterator<VersionedEntry> {
-    return this.dynamic.values();
+  *dynamicEntries(): Generator<VersionedEntry> {
+    for (const record of this.dynamic.values()) yield record.entry;
   }
 
   /** Removes entries whose expiration has passed; returns how many effective entries changed. */
@@ -335,10 +335,11 @@ export class RuleStore implements ReplicaStore {
     const tx = new Transaction('local');
     for (const { ref } of due) {
       const key = ruleKey(ref.policy, ref.cidr);
-      if (this.dynamic.get(key) !== ref) continue;
+      const record = this.dynamic.get(key);
+      if (record?.entry !== ref) continue;
       this.removeDynamic(key, ref, tx, 'expired');
       // Still the key's record (same version, same digest on every node) until collected.
-      this.dormant.set(key, { kind: 'live', entry: ref });
+      this.dormant.set(key, record);
     }
     // Expiry is not journaled (nor replicated): every node expires entries by itself.
     void this.commit(tx, []).catch(() => undefined);
@@ -405,20 +406,22 @@ export class RuleStore implements ReplicaStore {
   }
 
   private effectiveOf(key: string): RuleEntry | undefined {
-    return this.setEntries.get(key) ?? this.dynamic.get(key);
+    return this.setEntries.get(key) ?? this.dynamic.get(key)?.entry;
   }
 
   /** A live record as this node keeps it: written elsewhere = source "peer". */
-  private asReceived(entry: VersionedEntry): ReplicatedRecord {
+  private asReceived(record: LiveRecord): LiveRecord {
+    const { entry } = record;
     const source = entry.version.origin === this.hlc.nodeId ? 'api' : 'peer';
-    return { kind: 'live', entry: entry.source === source ? entry : { ...entry, source } };
+    return entry.source === source ? record : { kind: 'live', entry: { ...entry, source } };
   }
 
-  private putDynamic(entry: VersionedEntry, tx: Transaction): void {
+  private putDynamic(record: LiveRecord, tx: Transaction): void {
+    const { entry } = record;
     const key = ruleKey(entry.policy, entry.cidr);
     const before = this.effectiveOf(key);
     this.dormant.delete(key);
-    this.dynamic.set(key, entry);
+    this.dynamic.set(key, record);
     if (entry.expiration !== 0) this.expiry.push({ expiration: entry.expiration, ref: entry });
     this.updateEffective(key, before, tx);
   }

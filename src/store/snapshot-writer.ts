@@ -5,7 +5,7 @@
 import { open, rename, unlink } from 'node:fs/promises';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { ReplicatedRecord } from '../domain/replicated-record.js';
-import { encodeChange } from './entry-codec.js';
+import { encodeChangeJson } from './entry-codec.js';
 import { FILE_MODE, fsyncDir, snapshotPath, snapshotTmpPath, writeAll } from './journal-files.js';
 import { frameLine, frameRecord, headerRecord } from './journal-line.js';
 
@@ -49,7 +49,7 @@ export async function writeSnapshot(request: SnapshotRequest): Promise<SnapshotR
       bytes += data.length;
     };
     for (const record of request.entries) {
-      chunk.push(frameLine(JSON.stringify(encodeChange(record))));
+      chunk.push(frameLine(encodeChangeJson(record)));
       entries++;
       if (chunk.length >= chunkEntries) {
         await writeChunk();

@@ -3,7 +3,8 @@ import test from 'ava';
 import fc from 'fast-check';
 import { parseCidr } from '../../../src/domain/cidr.js';
 import type { RuleEntry } from '../../../src/domain/entry.js';
-import { decodeChange, decodeEntry, encodeChange, encodeEntry } from '../../../src/store/entry-codec.js';
+import { decodeChange, decodeEntry, encodeChange, encodeChangeJson, encodeEntry } from '../../../src/store/entry-codec.js';
+import type { ReplicatedRecord, VersionedEntry } from '../../../src/domain/replicated-record.js';
 import { frameLine, frameRecord, unframeLine } from '../../../src/store/journal-line.js';
 import { scanTail } from '../../../src/store/journal-tail.js';
 import { del, makeEntry, put } from './fixtures/persistence-helpers.js';
@@ -61,31 +62,55 @@ test('decoding names what is wrong with a bad record', (t) => {
   t.regex(String(decodeChange({ o: 'd', p: 'drop', c: 'nope' })), /cidr/);
 });
 
+const entryArb = fc
+  .record({
+    v4: fc.boolean(),
+    bytes: fc.uint8Array({ minLength: 16, maxLength: 16 }),
+    prefix: fc.integer({ min: 1, max: 128 }),
+    policy: fc.constantFrom('drop' as const, 'ignore' as const),
+    tag: fc.string(),
+    expiration: fc.nat(),
+    createdAt: fc.nat(),
+    originNode: fc.string(),
+    source: fc.constantFrom('api' as const, 'set' as const, 'peer' as const),
+    metadata: fc.option(
+    fc.record({ kind: fc.string(), detail: fc.string(), extra: fc.option(fc.dictionary(fc.string(), fc.oneof(fc.string(), fc.integer(), fc.boolean())), { nil: undefined }) })
+      .map(({ extra, ...rest }) => (extra === undefined ? rest : { ...rest, extra })),
+    { nil: undefined },
+  ),
+    version: fc.record({ wallMs: fc.nat(), counter: fc.nat(), origin: fc.string() }),
+  })
+  .map(({ v4, bytes, prefix, metadata, ...rest }): RuleEntry => {
+    const text = v4
+      ? `${[...bytes.slice(0, 4)].join('.')}/${1 + (prefix % 32)}`
+      : `${[...Array(8).keys()].map((i) => (((bytes[2 * i] ?? 0) << 8) | (bytes[2 * i + 1] ?? 0)).toString(16)).join(':')}/${prefix}`;
+    const entry: RuleEntry = { ...rest, cidr: parseCidr(text) };
+    return metadata === undefined ? entry : { ...entry, metadata };
+  });
+
 test('any encodable entry round-trips (property)', (t) => {
-  const entryArb = fc
-    .record({
-      v4: fc.boolean(),
-      bytes: fc.uint8Array({ minLength: 16, maxLength: 16 }),
-      prefix: fc.integer({ min: 1, max: 128 }),
-      policy: fc.constantFrom('drop' as const, 'ignore' as const),
-      tag: fc.string(),
-      expiration: fc.nat(),
-      createdAt: fc.nat(),
-      originNode: fc.string(),
-      source: fc.constantFrom('api' as const, 'set' as const, 'peer' as const),
-      metadata: fc.option(fc.record({ kind: fc.string(), detail: fc.string() }), { nil: undefined }),
-      version: fc.record({ wallMs: fc.nat(), counter: fc.nat(), origin: fc.string() }),
-    })
-    .map(({ v4, bytes, prefix, metadata, ...rest }): RuleEntry => {
-      const text = v4
-        ? `${[...bytes.slice(0, 4)].join('.')}/${1 + (prefix % 32)}`
-        : `${[...Array(8).keys()].map((i) => (((bytes[2 * i] ?? 0) << 8) | (bytes[2 * i + 1] ?? 0)).toString(16)).join(':')}/${prefix}`;
-      const entry: RuleEntry = { ...rest, cidr: parseCidr(text) };
-      return metadata === undefined ? entry : { ...entry, metadata };
-    });
   fc.assert(
     fc.property(entryArb, (entry) => {
       t.deepEqual(decodeEntry(viaJson(encodeEntry(entry))), entry);
+    }),
+  );
+});
+
+test('encodeChangeJson writes exactly JSON.stringify(encodeChange(record)) (property)', (t) => {
+  const tombstoneArb = fc.record({
+    policy: fc.constantFrom('drop' as const, 'ignore' as const),
+    cidr: fc.constantFrom('10.0.0.0/8', '2001:db8::/32', '1.2.3.4/32').map((c) => parseCidr(c)),
+    version: fc.record({ wallMs: fc.nat(), counter: fc.nat(), origin: fc.string() }),
+    deletedExpiration: fc.nat(),
+  });
+  fc.assert(
+    fc.property(entryArb, tombstoneArb, fc.boolean(), (entry, tombstone, withVersion) => {
+      const { version, ...unversioned } = entry;
+      const live: ReplicatedRecord = { kind: 'live', entry: (withVersion ? entry : { ...unversioned }) as VersionedEntry };
+      t.is(encodeChangeJson(live), JSON.stringify(encodeChange(live)));
+      const dead: ReplicatedRecord = { kind: 'tombstone', ...tombstone };
+      t.is(encodeChangeJson(dead), JSON.stringify(encodeChange(dead)));
+      t.truthy(version);
     }),
   );
 });

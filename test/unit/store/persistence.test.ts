@@ -249,6 +249,21 @@ test('a record that is framed correctly but invalid is skipped with its reason',
   );
 });
 
+test('a snapshot waits for as many journal records as the last snapshot held (O(1) compaction per change)', async (t) => {
+  const h = await harness(t);
+  const persistence = await h.open({ snapshotEvery: 10, flushIntervalMs: 0 });
+  await persistence.load();
+  await apply(h, persistence, [...Array(300).keys()].map((n) => put(numberedEntry(n))));
+  await persistence.snapshotNow();
+  const after = persistence.stats().snapshots;
+  for (let n = 0; n < 299; n++) await apply(h, persistence, [put(numberedEntry(n, { tag: 'again' }))]);
+  t.is(persistence.stats().snapshots, after, '299 records < the 300 the last snapshot held');
+  t.is(persistence.stats().recordsSinceSnapshot, 299);
+  await apply(h, persistence, [put(numberedEntry(299, { tag: 'again' }))]);
+  for (let i = 0; i < 500 && persistence.stats().snapshots === after; i++) await new Promise((r) => setTimeout(r, 10));
+  t.is(persistence.stats().snapshots, after + 1, 'the 300th record starts one');
+});
+
 test('snapshots rotate the journal, delete old segments and keep the state', async (t) => {
   const h = await harness(t);
   const persistence = await h.open({ snapshotEvery: 10, flushIntervalMs: 0 });
