@@ -150,6 +150,11 @@ export class ReplicationHub {
     return changed;
   }
 
+  /** Every current record (one pass over the store): the mesh reconciliation groups them by bucket itself. */
+  records(): Iterable<ReplicatedRecord> {
+    return this.options.store.records();
+  }
+
   /** The current records of the given buckets (all of them when a bucket count mismatch forces a snapshot). */
   recordsInBuckets(buckets: readonly number[]): ReplicatedRecord[] {
     const out: ReplicatedRecord[] = [];
