@@ -36,6 +36,17 @@ struct couic_counter {
 	__u64 bytes;
 };
 
+/* The one value of `empty_tries`, written by the loader: nonzero = that trie is
+ * known to be empty, so the program skips its lookup (an LPM lookup is a call
+ * into the kernel, the costliest step; see bpf/README.md). Zero, the state of a
+ * fresh map, means "look it up": always correct, only slower. */
+struct couic_empty_tries {
+	__u32 drop_v4;
+	__u32 drop_v6;
+	__u32 ignore_v4;
+	__u32 ignore_v6;
+};
+
 struct couic_tag_name {
 	char name[COUIC_TAG_NAME_LEN];
 };

@@ -11,3 +11,19 @@ int xdp_pass(struct xdp_md *ctx)
 {
 	return XDP_PASS;
 }
+
+/* The same, after reading the Ethernet header (bounds check + one load): shows
+ * whether touching the packet at all changes the floor. */
+SEC("xdp")
+int xdp_pass_read(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	volatile __u16 proto;
+
+	if (data + 14 > data_end)
+		return XDP_PASS;
+	proto = *(__u16 *)(data + 12);
+	(void)proto;
+	return XDP_PASS;
+}

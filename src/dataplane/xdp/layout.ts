@@ -13,6 +13,15 @@ export const RULE_MAPS: Readonly<Record<Policy, Readonly<Record<AddressFamily, s
 export const ACTION_STATS_MAP = 'xdp_stats';
 export const TAG_STATS_MAPS: Readonly<Record<Policy, string>> = { drop: 'drop_tags', ignore: 'ignore_tags' };
 export const TAG_NAMES_MAP = 'tag_names';
+/** One value, struct couic_empty_tries: which tries the program may skip. */
+export const EMPTY_TRIES_MAP = 'empty_tries';
+/** Field order of struct couic_empty_tries (one u32 each). */
+export const EMPTY_TRIES_FIELDS: readonly { readonly policy: Policy; readonly family: AddressFamily }[] = [
+  { policy: 'drop', family: 4 },
+  { policy: 'drop', family: 6 },
+  { policy: 'ignore', family: 4 },
+  { policy: 'ignore', family: 6 },
+];
 
 /** Every map of the program; all are pinned. */
 export const ALL_MAPS = [
@@ -24,6 +33,7 @@ export const ALL_MAPS = [
   TAG_STATS_MAPS.drop,
   TAG_STATS_MAPS.ignore,
   TAG_NAMES_MAP,
+  EMPTY_TRIES_MAP,
 ] as const;
 
 export const MAX_ENTRIES: Readonly<Record<Policy, number>> = { drop: 262_144, ignore: 65_536 };

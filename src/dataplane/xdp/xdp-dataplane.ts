@@ -21,6 +21,7 @@ import {
 } from '../dataplane.js';
 import { BpfError } from './bpf-error.js';
 import { preparePinDir } from './bpffs.js';
+import { EmptyTries } from './empty-tries.js';
 import {
   ACTION_STATS_MAP,
   ALL_MAPS,
@@ -89,6 +90,7 @@ export class XdpDataPlane implements DataPlane {
   private readonly pending = new Map<string, PendingWrite>();
   private readonly writers = new Map<string, MapWriter>();
   private readonly tags: TagSlots;
+  private readonly emptyTries: EmptyTries;
   private readonly cpus = possibleCpus();
   private retryTimer: NodeJS.Timeout | undefined;
   private retryDelayMs = RETRY_FIRST_MS;
@@ -108,6 +110,7 @@ export class XdpDataPlane implements DataPlane {
       }
     }
     this.tags = new TagSlots({ assign: (slot, name) => this.assignSlot(slot, name) });
+    this.emptyTries = new EmptyTries(object);
   }
 
   /** Loads, reuses pinned maps, attaches. Throws BpfError with a one-line reason. */
@@ -127,6 +130,9 @@ export class XdpDataPlane implements DataPlane {
     try {
       const plane = new XdpDataPlane(object, logger);
       plane.adoptPinnedState();
+      // Before the program runs (or replaces the previous one in the pinned links):
+      // mark exactly the tries that hold nothing now.
+      plane.emptyTries.syncAll();
       const attached = await attachAll(object.programFd(XDP_PROGRAM), interfaces, pinDir, options.mode, logger);
       links = attached.map((l) => l.fd);
       plane.linkFds = links;
@@ -251,7 +257,12 @@ export class XdpDataPlane implements DataPlane {
         const upserts = mine.filter((w) => w.slot !== undefined);
         if (deletes.length > 0) failures.push(...(await writer.delete(deletes, (w) => w.key)));
         if (upserts.length > 0) {
-          failures.push(...(await writer.upsert(upserts, (w) => w.key, (w) => encodeRuleValue(w.slot ?? 0))));
+          // The program must look this trie up before it holds anything.
+          const unmarked = this.unmarkEmpty(policy, family);
+          if (unmarked !== undefined) failures.push(...upserts.map((item) => ({ item, error: unmarked })));
+          else failures.push(...(await writer.upsert(upserts, (w) => w.key, (w) => encodeRuleValue(w.slot ?? 0))));
+        } else if (deletes.length > 0) {
+          this.markIfEmpty(policy, family);
         }
       }
     }
@@ -259,6 +270,30 @@ export class XdpDataPlane implements DataPlane {
     for (const w of writes) if (!failed.has(w.id)) this.pending.delete(w.id);
     for (const { item } of failures) this.pending.set(item.id, item);
     return failures;
+  }
+
+  /** Clears the trie's empty mark; the error when it could not be cleared. */
+  private unmarkEmpty(policy: Policy, family: AddressFamily): BpfError | undefined {
+    try {
+      this.emptyTries.beforeInsert(policy, family);
+      return undefined;
+    } catch (error) {
+      return error instanceof BpfError ? error : new BpfError('mark trie non-empty', 5, String(error));
+    }
+  }
+
+  /** Marks the trie empty when the kernel holds nothing in it; failing only costs speed. */
+  private markIfEmpty(policy: Policy, family: AddressFamily): void {
+    try {
+      this.emptyTries.afterDelete(policy, family);
+    } catch (error) {
+      this.logger.debug({ policy, family, err: String(error) }, 'XDP: could not mark an empty trie (lookups continue)');
+    }
+  }
+
+  /** Whether the program skips this trie now (tests). */
+  skipsTrie(policy: Policy, family: AddressFamily): boolean {
+    return this.emptyTries.isMarkedEmpty(policy, family);
   }
 
   private reportFailures(failures: readonly WriteFailure<PendingWrite>[], total: number): never {
