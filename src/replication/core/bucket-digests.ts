@@ -66,6 +66,26 @@ export function bucketOfKey(key: string, bucketCount: number): number {
   return finish(h ^ length) % bucketCount;
 }
 
+const SEED_KEY_LO = 0x1b87_3593;
+const SEED_KEY_HI = 0x3c6e_f372;
+
+/**
+ * 64-bit identity of a key for the per-record summaries (independent of the bucket
+ * hash): out[0] is the lookup hash, out[1] an independent check of the same key.
+ */
+export function keyId(key: string, out: Uint32Array): void {
+  let lo = SEED_KEY_LO;
+  let hi = SEED_KEY_HI;
+  const length = key.length;
+  for (let i = 0; i < length; i++) {
+    const c = key.charCodeAt(i);
+    lo = mixWord(lo, c);
+    hi = mixWord(hi, c ^ 0x7f4a7c15);
+  }
+  out[0] = finish(lo ^ length);
+  out[1] = finish(hi ^ length);
+}
+
 /**
  * 64-bit hash of what identifies a record's content: key, version, live/tombstone,
  * and tag + expiration (live) or the deleted entry's expiration (tombstone).

@@ -1,17 +1,22 @@
 // The peer protocol of one mesh connection, free of I/O: the gRPC transport and the
 // in-process simulation both drive it with the messages they carry. On connect the
-// two sides exchange hello + bucket digests, each sends the records of the buckets
-// that differ (reconcile phase), then coalesced deltas flow on every flush tick,
-// acked chunk by chunk with a bounded window so a slow peer applies backpressure.
-// Merges are idempotent, so duplicates and reordering never need rejecting.
+// two sides exchange hello + bucket digests; for the buckets that differ each sends
+// per-record summaries (record-summaries.ts), then only the records the other lacks
+// or holds older (reconcile phase); a peer of another protocol version or bucket
+// count gets a full snapshot instead. Then coalesced deltas flow on every flush
+// tick, acked chunk by chunk with a bounded window so a slow peer applies
+// backpressure. Merges are idempotent, so duplicates and reordering never need
+// rejecting: a summary or marker arriving out of order only ever causes extra sends.
 import { FailedPreconditionError } from '../../domain/errors.js';
 import type { ReplicatedRecord } from '../../domain/replicated-record.js';
 import type { ReconciliationSummary } from '../link-status.js';
 import type { CoalescingOutbox } from './coalescing-outbox.js';
+import { groupByBucket, recordsToSend, SUMMARY_ENTRY_BYTES, SummaryWriter, type BucketRecords, type SummaryBlock } from './record-summaries.js';
 import { CHUNK_OVERHEAD_BYTES, estimateRecordBytes } from './record-size.js';
 import type { ReplicationHub } from './replication-hub.js';
 
-export const MESH_PROTOCOL_VERSION = 1;
+/** 2: per-record summaries of the differing buckets. 1: whole differing buckets (such a peer gets a full snapshot). */
+export const MESH_PROTOCOL_VERSION = 2;
 export const DEFAULT_MAX_UNACKED_CHUNKS = 8;
 
 export type RecordsPhase = 'reconcile' | 'delta';
@@ -19,11 +24,16 @@ export type RecordsPhase = 'reconcile' | 'delta';
 export type MeshMessage =
   | { readonly type: 'hello'; readonly nodeId: string; readonly bucketCount: number; readonly protocolVersion: number }
   | { readonly type: 'digests'; readonly digests: BigUint64Array }
+  | { readonly type: 'summaries'; readonly index: number; readonly last: boolean; readonly block: SummaryBlock }
   | { readonly type: 'records'; readonly seq: number; readonly phase: RecordsPhase; readonly records: readonly ReplicatedRecord[] }
   | { readonly type: 'reconciled'; readonly recordsSent: number }
   | { readonly type: 'ack'; readonly seq: number };
 
-export type MeshSend = (message: MeshMessage) => Promise<void> | void;
+/**
+ * Hands one message to the transport; returns its encoded size in bytes when the
+ * transport knows it (the session estimates otherwise, e.g. in the simulation).
+ */
+export type MeshSend = (message: MeshMessage) => number | void;
 
 export interface MeshSessionOptions {
   /** Refuse a peer announcing another node id (the configured peer's identity). */
@@ -32,9 +42,13 @@ export interface MeshSessionOptions {
   readonly maxChunkBytes?: number;
   /** Chunks sent and not yet acked before the session waits (backpressure). */
   readonly maxUnackedChunks?: number;
+  /** Bits of the summaries' key lookup hash (default 32; tests force collisions with a few). */
+  readonly keyHashBits?: number;
+  /** Announced protocol version (default MESH_PROTOCOL_VERSION; tests play an older peer). */
+  readonly protocolVersion?: number;
 }
 
-/** handshake: waiting for hello/digests; reconciling: differing buckets being exchanged; streaming: deltas only. */
+/** handshake: waiting for hello/digests; reconciling: summaries and records being exchanged; streaming: deltas only. */
 export type MeshPhase = 'handshake' | 'reconciling' | 'streaming' | 'closed';
 
 export interface MeshSessionStatus {
@@ -49,6 +63,7 @@ export interface MeshSessionStatus {
   readonly lastError?: string;
   readonly recordsSent: number;
   readonly recordsReceived: number;
+  /** Every message, encoded size as the transport reported it. */
   readonly bytesSent: number;
   readonly bytesReceived: number;
 }
@@ -56,15 +71,22 @@ export interface MeshSessionStatus {
 interface ReconcileProgress {
   readonly startedAtMs: number;
   readonly bucketsDiffering: number;
-  records: ReplicatedRecord[];
+  /** Records decided to be sent; `next` is the first not sent yet. */
+  queue: ReplicatedRecord[];
   next: number;
+  /** Summary mode: this side's records of the differing buckets (and of buckets the peer described), by bucket. */
+  readonly mine: Map<number, BucketRecords> | undefined;
+  /** Buckets the peer's summaries described (compared once each). */
+  readonly described: Set<number>;
+  readonly summaryIndexes: Set<number>;
+  summaryTotal: number | undefined;
+  /** Every record to send is queued: always in a full snapshot, once the peer's summaries are all in otherwise. */
+  decided: boolean;
   doneSending: boolean;
   peerDone: boolean;
-  recordsSent: number;
-  bytesSent: number;
-  recordsReceived: number;
-  bytesReceived: number;
 }
+
+type SummariesMessage = Extract<MeshMessage, { type: 'summaries' }>;
 
 export class MeshSession {
   private phase: MeshPhase = 'handshake';
@@ -74,13 +96,12 @@ export class MeshSession {
   private bufferedDigests: BigUint64Array | undefined;
   private fullSnapshot = false;
   private reconcile: ReconcileProgress | undefined;
-  /** Reconcile-phase records received before our own reconciliation started. */
-  private earlyReconcileRecords = 0;
-  private earlyReconcileBytes = 0;
+  /** Peer summaries that arrived before our own reconciliation started (reordering transport). */
+  private earlySummaries: SummariesMessage[] = [];
   /** The peer's 'reconciled' arrived before its digests (reordering transport). */
   private pendingPeerDone = false;
   private readonly unacked = new Set<number>();
-  private reconcileUnacked = new Set<number>();
+  private readonly reconcileUnacked = new Set<number>();
   /** The last flush stopped on a full window: send more as acks free it. */
   private deltaBacklog = false;
   private lastReconciliation: ReconciliationSummary | undefined;
@@ -89,7 +110,11 @@ export class MeshSession {
   private readonly startedAtMs: number;
   private readonly maxChunkBytes: number;
   private readonly window: number;
-  private counters = { recordsSent: 0, recordsReceived: 0, bytesSent: 0, bytesReceived: 0 };
+  private readonly keyMask: number;
+  private readonly protocolVersion: number;
+  private readonly counters = { recordsSent: 0, recordsReceived: 0, bytesSent: 0, bytesReceived: 0 };
+  /** What the reconciliation exchanged (every message from connect to reconciled but delta records). */
+  private readonly exchanged = { recordsSent: 0, recordsReceived: 0, bytesSent: 0, bytesReceived: 0 };
 
   constructor(
     private readonly hub: ReplicationHub,
@@ -98,22 +123,29 @@ export class MeshSession {
   ) {
     this.maxChunkBytes = options.maxChunkBytes ?? hub.maxChunkBytes;
     this.window = Math.max(1, options.maxUnackedChunks ?? DEFAULT_MAX_UNACKED_CHUNKS);
+    const bits = Math.min(32, Math.max(1, Math.floor(options.keyHashBits ?? 32)));
+    this.keyMask = bits === 32 ? 0xffff_ffff : (1 << bits) - 1;
+    this.protocolVersion = options.protocolVersion ?? MESH_PROTOCOL_VERSION;
     this.startedAtMs = hub.clock.nowMs();
   }
 
   /** Sends hello and this node's digests. */
   start(): void {
-    this.emit({ type: 'hello', nodeId: this.hub.nodeId, bucketCount: this.hub.digests.bucketCount, protocolVersion: MESH_PROTOCOL_VERSION });
+    this.emit({ type: 'hello', nodeId: this.hub.nodeId, bucketCount: this.hub.digests.bucketCount, protocolVersion: this.protocolVersion });
     this.emit({ type: 'digests', digests: this.hub.digests.all() });
   }
 
   /**
-   * Handles one message from the peer. Rejects (and the transport should close the
-   * stream) on a wrong peer identity or when the store cannot merge; records are
-   * acked only once merged, so un-acked ones come back after reconnection.
+   * Handles one message from the peer (`wireBytes`: its encoded size, when the
+   * transport knows it). Rejects (and the transport should close the stream) on a
+   * wrong peer identity or when the store cannot merge; records are acked only once
+   * merged, so un-acked ones come back after reconnection.
    */
-  async onMessage(message: MeshMessage): Promise<void> {
+  async onMessage(message: MeshMessage, wireBytes?: number): Promise<void> {
     if (this.phase === 'closed') return;
+    const bytes = wireBytes ?? estimateMessageBytes(message);
+    this.counters.bytesReceived += bytes;
+    if (this.reconciling() && !(message.type === 'records' && message.phase === 'delta')) this.exchanged.bytesReceived += bytes;
     switch (message.type) {
       case 'hello':
         this.onHello(message.nodeId, message.bucketCount, message.protocolVersion);
@@ -121,6 +153,9 @@ export class MeshSession {
       case 'digests':
         if (this.outbox === undefined) this.bufferedDigests = message.digests;
         else this.onDigests(message.digests);
+        return;
+      case 'summaries':
+        this.onSummaries(message);
         return;
       case 'records':
         await this.onRecords(message.seq, message.phase, message.records);
@@ -145,6 +180,7 @@ export class MeshSession {
       this.hub.closeOutbox(this.peerNodeId, this.outbox);
     }
     this.reconcile = undefined;
+    this.earlySummaries = [];
     this.unacked.clear();
   }
 
@@ -166,6 +202,10 @@ export class MeshSession {
     };
   }
 
+  private reconciling(): boolean {
+    return this.phase === 'handshake' || this.phase === 'reconciling';
+  }
+
   private onHello(nodeId: string, bucketCount: number, protocolVersion: number): void {
     if (this.outbox !== undefined) return; // duplicate hello
     if (nodeId === this.hub.nodeId) {
@@ -175,7 +215,7 @@ export class MeshSession {
       throw new FailedPreconditionError(`peer announced node id "${nodeId}", expected "${this.options.expectedPeerNodeId}"`);
     }
     this.peerNodeId = nodeId;
-    this.fullSnapshot = protocolVersion !== MESH_PROTOCOL_VERSION || bucketCount !== this.hub.digests.bucketCount;
+    this.fullSnapshot = protocolVersion !== this.protocolVersion || bucketCount !== this.hub.digests.bucketCount;
     this.outbox = this.hub.openOutbox(nodeId);
     this.unsubscribeFlush = this.hub.onFlush(nodeId, () => this.flushDeltas());
     const digests = this.bufferedDigests;
@@ -185,42 +225,94 @@ export class MeshSession {
 
   private onDigests(digests: BigUint64Array): void {
     if (this.reconcile !== undefined || this.phase !== 'handshake') return; // duplicate digests
-    const all = this.fullSnapshot || digests.length !== this.hub.digests.bucketCount;
-    const buckets = all ? allBuckets(this.hub.digests.bucketCount) : this.hub.digests.differing(digests);
+    const bucketCount = this.hub.digests.bucketCount;
+    const buckets = this.fullSnapshot || digests.length !== bucketCount ? allBuckets(bucketCount) : this.hub.digests.differing(digests);
     this.phase = 'reconciling';
-    this.reconcile = {
+    const r: ReconcileProgress = {
       startedAtMs: this.startedAtMs,
       bucketsDiffering: buckets.length,
-      records: this.hub.recordsInBuckets(buckets),
+      queue: [],
       next: 0,
+      mine: this.fullSnapshot ? undefined : groupByBucket(this.hub.records(), bucketCount, new Set(buckets), this.keyMask),
+      described: new Set(),
+      summaryIndexes: new Set(),
+      summaryTotal: undefined,
+      decided: false,
       doneSending: false,
-      peerDone: false,
-      recordsSent: 0,
-      bytesSent: 0,
-      recordsReceived: this.earlyReconcileRecords,
-      bytesReceived: this.earlyReconcileBytes,
+      peerDone: this.pendingPeerDone,
     };
+    this.reconcile = r;
+    if (r.mine === undefined) {
+      // Full snapshot: the peer cannot compare summaries (other protocol or bucket count).
+      r.queue = [...this.hub.records()];
+      r.decided = true;
+    } else {
+      this.sendSummaries(r.mine);
+      for (const early of this.earlySummaries.splice(0)) this.onSummaries(early);
+    }
+    this.pumpReconcile();
+  }
+
+  /** This side's summaries of the differing buckets, in chunks; the last one says so (even when empty). */
+  private sendSummaries(mine: ReadonlyMap<number, BucketRecords>): void {
+    const writer = new SummaryWriter();
+    let index = 0;
+    for (const [bucket, group] of mine) {
+      const size = 8 + group.records.length * SUMMARY_ENTRY_BYTES;
+      if (writer.bucketCount > 0 && writer.estimatedBytes + size > this.maxChunkBytes) {
+        this.emit({ type: 'summaries', index: index++, last: false, block: writer.take() });
+      }
+      writer.add(bucket, group);
+    }
+    this.emit({ type: 'summaries', index, last: true, block: writer.take() });
+  }
+
+  private onSummaries(message: SummariesMessage): void {
+    const r = this.reconcile;
+    if (r === undefined) {
+      this.earlySummaries.push(message);
+      return;
+    }
+    // A full snapshot ignores summaries; duplicates are compared once.
+    if (r.mine === undefined || r.decided || r.summaryIndexes.has(message.index)) return;
+    r.summaryIndexes.add(message.index);
+    if (message.last) r.summaryTotal = message.index + 1;
+    const { block } = message;
+    const bucketCount = this.hub.digests.bucketCount;
+    // Buckets the peer found differing and we did not (state changed in between): read them now.
+    const missing = new Set<number>();
+    for (const b of block.buckets) if (b < bucketCount && !r.mine.has(b)) missing.add(b);
+    if (missing.size > 0) for (const [b, group] of groupByBucket(this.hub.records(), bucketCount, missing, this.keyMask)) r.mine.set(b, group);
+    let start = 0;
+    for (let i = 0; i < block.buckets.length; i++) {
+      const bucket = block.buckets[i] as number;
+      const count = block.counts[i] as number;
+      const mine = r.mine.get(bucket);
+      if (mine !== undefined && !r.described.has(bucket)) {
+        r.described.add(bucket);
+        recordsToSend(mine, block, start, count, r.queue);
+      }
+      start += count;
+    }
+    if (r.summaryTotal !== undefined && r.summaryIndexes.size >= r.summaryTotal) {
+      // Every summary is in: buckets the peer did not describe go whole (it may lack all of them).
+      for (const [bucket, group] of r.mine) {
+        if (!r.described.has(bucket)) for (const record of group.records) r.queue.push(record);
+      }
+      r.mine.clear();
+      r.decided = true;
+    }
     this.pumpReconcile();
   }
 
   private async onRecords(seq: number, phase: RecordsPhase, records: readonly ReplicatedRecord[]): Promise<void> {
-    let bytes = CHUNK_OVERHEAD_BYTES;
-    for (const record of records) bytes += estimateRecordBytes(record);
     // Before hello (only with a reordering transport) the peer is whoever it was expected to be.
     const linkId = this.peerNodeId ?? this.options.expectedPeerNodeId ?? '';
+    const counted = phase === 'reconcile' && this.reconciling();
     await this.hub.receive(linkId, records);
     if (this.phase === 'closed') return;
     this.counters.recordsReceived += records.length;
-    this.counters.bytesReceived += bytes;
-    if (phase === 'reconcile') {
-      if (this.reconcile === undefined) {
-        this.earlyReconcileRecords += records.length;
-        this.earlyReconcileBytes += bytes;
-      } else {
-        this.reconcile.recordsReceived += records.length;
-        this.reconcile.bytesReceived += bytes;
-      }
-    }
+    if (counted) this.exchanged.recordsReceived += records.length;
     this.emit({ type: 'ack', seq });
   }
 
@@ -242,16 +334,16 @@ export class MeshSession {
     if (this.deltaBacklog) this.flushDeltas();
   }
 
-  /** Sends reconcile chunks while the window allows, then the 'reconciled' marker. */
+  /** Sends queued reconcile chunks while the window allows; once all are decided and sent, the 'reconciled' marker. */
   private pumpReconcile(): void {
     const r = this.reconcile;
     const outbox = this.outbox;
     if (r === undefined || outbox === undefined || r.doneSending || this.phase === 'closed') return;
-    while (this.unacked.size < this.window && r.next < r.records.length) {
+    while (this.unacked.size < this.window && r.next < r.queue.length) {
       const records: ReplicatedRecord[] = [];
       let bytes = CHUNK_OVERHEAD_BYTES;
-      while (r.next < r.records.length) {
-        const record = r.records[r.next] as ReplicatedRecord;
+      while (r.next < r.queue.length) {
+        const record = r.queue[r.next] as ReplicatedRecord;
         const size = estimateRecordBytes(record);
         if (records.length > 0 && bytes + size > this.maxChunkBytes) break;
         records.push(record);
@@ -261,15 +353,16 @@ export class MeshSession {
       const seq = outbox.allocateSeq();
       this.unacked.add(seq);
       this.reconcileUnacked.add(seq);
-      r.recordsSent += records.length;
-      r.bytesSent += bytes;
-      this.countSent(records.length, bytes);
+      this.counters.recordsSent += records.length;
+      this.exchanged.recordsSent += records.length;
       this.emit({ type: 'records', seq, phase: 'reconcile', records });
     }
-    if (r.next >= r.records.length) {
+    if (r.next >= r.queue.length) {
+      r.queue = [];
+      r.next = 0;
+      if (!r.decided) return;
       r.doneSending = true;
-      r.records = [];
-      this.emit({ type: 'reconciled', recordsSent: r.recordsSent });
+      this.emit({ type: 'reconciled', recordsSent: this.exchanged.recordsSent });
       if (this.pendingPeerDone) r.peerDone = true;
       this.maybeFinishReconciliation();
       // Deltas held back while reconciling go out now rather than at the next tick.
@@ -285,10 +378,7 @@ export class MeshSession {
       atMs: r.startedAtMs,
       durationMs: now - r.startedAtMs,
       bucketsDiffering: r.bucketsDiffering,
-      recordsSent: r.recordsSent,
-      recordsReceived: r.recordsReceived,
-      bytesSent: r.bytesSent,
-      bytesReceived: r.bytesReceived,
+      ...this.exchanged,
     };
     this.phase = 'streaming';
   }
@@ -304,7 +394,7 @@ export class MeshSession {
       const chunk = outbox.takeChunk(this.maxChunkBytes);
       if (chunk === undefined) break;
       this.unacked.add(chunk.seq);
-      this.countSent(chunk.records.length, chunk.bytes);
+      this.counters.recordsSent += chunk.records.length;
       this.emit({ type: 'records', seq: chunk.seq, phase: 'delta', records: chunk.records });
       sent = true;
     }
@@ -312,24 +402,19 @@ export class MeshSession {
     this.deltaBacklog = outbox.pendingKeys > 0;
   }
 
-  private countSent(records: number, bytes: number): void {
-    this.counters.recordsSent += records;
-    this.counters.bytesSent += bytes;
-  }
-
   private emit(message: MeshMessage): void {
     if (this.phase === 'closed') return;
+    let reported: number | void;
     try {
-      const result = this.send(message);
-      if (result !== undefined) {
-        result.catch((error: unknown) => {
-          this.lastError = error instanceof Error ? error.message : String(error);
-        });
-      }
+      reported = this.send(message);
     } catch (error) {
       // The transport will notice the broken stream and close the session; un-acked chunks are requeued then.
       this.lastError = error instanceof Error ? error.message : String(error);
+      return;
     }
+    const bytes = typeof reported === 'number' ? reported : estimateMessageBytes(message);
+    this.counters.bytesSent += bytes;
+    if (this.reconciling() && !(message.type === 'records' && message.phase === 'delta')) this.exchanged.bytesSent += bytes;
   }
 }
 
@@ -337,4 +422,27 @@ function allBuckets(count: number): number[] {
   const out: number[] = [];
   for (let b = 0; b < count; b++) out.push(b);
   return out;
+}
+
+/** A rough size where no transport reports one (the simulation): the same estimate as chunk sizing. */
+function estimateMessageBytes(message: MeshMessage): number {
+  switch (message.type) {
+    case 'hello':
+      return 16 + message.nodeId.length;
+    case 'digests':
+      return 8 + 8 * message.digests.length;
+    case 'summaries': {
+      let bytes = 16 + 8 * message.block.buckets.length + SUMMARY_ENTRY_BYTES * message.block.keyLo.length;
+      for (const origin of message.block.origins) bytes += 2 + origin.length;
+      return bytes;
+    }
+    case 'records': {
+      let bytes = CHUNK_OVERHEAD_BYTES;
+      for (const record of message.records) bytes += estimateRecordBytes(record);
+      return bytes;
+    }
+    case 'reconciled':
+    case 'ack':
+      return 8;
+  }
 }

@@ -3,6 +3,9 @@
 // (protobuf: field tags, varints, length prefixes all fit inside the margins here).
 import type { ReplicatedRecord } from '../../domain/replicated-record.js';
 
+// Only for sizing chunks (and for counting bytes where no transport encodes, e.g. the
+// simulation): the mesh transport counts the real encoded size of every message.
+
 /** Fixed overhead per record: tags, length prefixes, varints of numbers (10 bytes each at most). */
 const RECORD_OVERHEAD_BYTES = 160;
 /** Envelope of one chunk message (seq, phase, stream framing). */

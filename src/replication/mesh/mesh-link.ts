@@ -2,9 +2,12 @@
 // stream of wire messages. The peer's hello is shown to `claim` before the session
 // sees it, so the mesh manager can keep exactly one exchange per pair of nodes; a
 // peer that says nothing within the hello timeout is dropped (a frozen peer can hold
-// a TCP connection open forever).
+// a TCP connection open forever). Messages travel as bytes (raw-peering-definition.ts):
+// each is encoded or decoded here exactly once, and its real size is what the session
+// counts.
 import type { Clock } from '../../domain/clock.js';
-import type { SyncMessage } from '../../generated/couic/v1/peering.js';
+import { InvalidArgumentError } from '../../domain/errors.js';
+import { SyncMessage } from '../../generated/couic/v1/peering.js';
 import { MeshSession, type MeshSessionStatus } from '../core/mesh-session.js';
 import type { ReplicationHub } from '../core/replication-hub.js';
 import type { Scheduler } from '../core/scheduler.js';
@@ -36,7 +39,7 @@ export interface MeshLinkStatus extends MeshSessionStatus {
 const CLOSED = Symbol('closed');
 
 export class MeshLink {
-  readonly outgoing = new MessageQueue<SyncMessage>();
+  readonly outgoing = new MessageQueue<Uint8Array>();
   readonly direction: LinkDirection;
   readonly address: string;
   private readonly session: MeshSession;
@@ -54,7 +57,10 @@ export class MeshLink {
       this.closedSignal = () => resolve(CLOSED);
     });
     this.session = new MeshSession(options.hub, (message) => {
-      if (!this.outgoing.closed) this.outgoing.push(meshToWire(message));
+      if (this.outgoing.closed) return 0;
+      const bytes = SyncMessage.encode(meshToWire(message)).finish();
+      this.outgoing.push(bytes);
+      return bytes.length;
     });
   }
 
@@ -71,7 +77,7 @@ export class MeshLink {
    * is closed (rejects with the reason). The session is closed either way: un-acked
    * deltas go back to pending and reconciliation covers them on the next connection.
    */
-  async run(incoming: AsyncIterable<SyncMessage>): Promise<void> {
+  async run(incoming: AsyncIterable<Uint8Array>): Promise<void> {
     const iterator = incoming[Symbol.asyncIterator]();
     const cancelHelloTimer = this.options.scheduler.after(this.options.helloTimeoutMs, () => {
       if (this.peerNodeId === undefined) {
@@ -84,14 +90,15 @@ export class MeshLink {
         const next = await Promise.race([iterator.next(), this.closed]);
         if (next === CLOSED) throw this.closeError;
         if (next.done === true) return;
-        const message = meshFromWire(next.value);
+        const bytes = next.value;
+        const message = meshFromWire(decode(bytes));
         if (message.type === 'hello' && this.peerNodeId === undefined) {
           this.options.claim(this, message.nodeId);
           this.peerNodeId = message.nodeId;
           this.connectedAtMs = this.options.clock.nowMs();
           cancelHelloTimer();
         }
-        await this.session.onMessage(message);
+        await this.session.onMessage(message, bytes.length);
         if (this.isClosed) throw this.closeError;
       }
     } catch (error) {
@@ -123,5 +130,14 @@ export class MeshLink {
       address: this.address,
       ...(this.connectedAtMs !== undefined ? { connectedAtMs: this.connectedAtMs } : {}),
     };
+  }
+}
+
+/** A message that does not decode is the peer's fault: INVALID_ARGUMENT ends the stream. */
+function decode(bytes: Uint8Array): SyncMessage {
+  try {
+    return SyncMessage.decode(bytes);
+  } catch (error) {
+    throw InvalidArgumentError.single('message', `cannot be decoded: ${error instanceof Error ? error.message : String(error)}`);
   }
 }

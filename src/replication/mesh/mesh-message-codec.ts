@@ -6,6 +6,7 @@ import { InvalidArgumentError } from '../../domain/errors.js';
 import { SyncPhase, type SyncMessage } from '../../generated/couic/v1/peering.js';
 import type { MeshMessage, RecordsPhase } from '../core/mesh-session.js';
 import { recordsFromWire, recordToWire } from './record-codec.js';
+import { summariesFromWire, summariesToWire } from './summary-codec.js';
 
 /** More buckets than any sane configuration; bounds the digest array a peer can make us allocate. */
 export const MAX_WIRE_BUCKETS = 1 << 20;
@@ -32,6 +33,8 @@ export function meshToWire(message: MeshMessage): SyncMessage {
           },
         },
       };
+    case 'summaries':
+      return { message: { $case: 'summaries', value: summariesToWire(message.index, message.last, message.block) } };
     case 'reconciled':
       return { message: { $case: 'reconciled', value: { recordsSent: message.recordsSent } } };
     case 'ack':
@@ -42,7 +45,7 @@ export function meshToWire(message: MeshMessage): SyncMessage {
 /** Validates a received wire message; throws InvalidArgumentError naming the field. */
 export function meshFromWire(wire: SyncMessage): MeshMessage {
   const m = wire.message;
-  if (m === undefined) throw InvalidArgumentError.single('message', 'is empty (expected hello, digests, records, reconciled or ack)');
+  if (m === undefined) throw InvalidArgumentError.single('message', 'is empty (expected hello, digests, summaries, records, reconciled or ack)');
   switch (m.$case) {
     case 'hello': {
       const problem = checkNodeId(m.value.nodeId);
@@ -58,6 +61,8 @@ export function meshFromWire(wire: SyncMessage): MeshMessage {
       checkSeq(m.value.seq, 'records.seq');
       return { type: 'records', seq: m.value.seq, phase: phaseFromWire(m.value.phase), records: recordsFromWire(m.value.records, 'records.records') };
     }
+    case 'summaries':
+      return { type: 'summaries', ...summariesFromWire(m.value) };
     case 'reconciled':
       if (!Number.isSafeInteger(m.value.recordsSent) || m.value.recordsSent < 0) {
         throw InvalidArgumentError.single('reconciled.records_sent', 'must be a non-negative integer');

@@ -11,13 +11,13 @@ import type { PeerOptions } from '../../config/daemon-options.js';
 import { formatHostPort } from '../../config/host-port.js';
 import type { Clock } from '../../domain/clock.js';
 import { CouicError } from '../../domain/errors.js';
-import { PeeringServiceDefinition } from '../../generated/couic/v1/peering.js';
 import type { LinkState } from '../link-status.js';
 import type { ReplicationHub } from '../core/replication-hub.js';
 import type { Scheduler } from '../core/scheduler.js';
 import { Backoff } from './backoff.js';
 import { DuplicateLinkError } from './errors.js';
 import { MeshLink } from './mesh-link.js';
+import { RawPeeringServiceDefinition } from './raw-peering-definition.js';
 
 /** PEM material of this node: its certificate is also its client certificate. */
 export interface NodeTls {
@@ -168,7 +168,7 @@ export class PeerDialer {
     const channel: Channel = createChannel(this.address, this.credentials, this.channelOptions);
     let reason: unknown;
     try {
-      const client = createClient(PeeringServiceDefinition, channel);
+      const client = createClient(RawPeeringServiceDefinition, channel);
       const responses = client.sync(link.outgoing, {
         metadata: Metadata({ authorization: `Bearer ${this.options.peer.token}` }),
         signal: abort.signal,

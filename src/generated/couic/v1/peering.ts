@@ -61,6 +61,9 @@ export interface SyncMessage {
     | { $case: "records"; value: SyncRecords }
     | { $case: "reconciled"; value: SyncReconciled }
     | { $case: "ack"; value: SyncAck }
+    | //
+    /** protocol version 2 */
+    { $case: "summaries"; value: SyncSummaries }
     | undefined;
 }
 
@@ -74,6 +77,28 @@ export interface SyncHello {
 /** One order-independent 64-bit digest per bucket, little-endian, packed. */
 export interface SyncDigests {
   digests: Buffer;
+}
+
+/**
+ * Protocol version 2: one record summary per record of the buckets whose digests
+ * differed, so each side sends only the records the other lacks or holds older.
+ * A bucket is never split across messages. `entries` packs, per record, in bucket
+ * order: key id (two little-endian uint32: the lookup hash and an independent check
+ * hash of the key), wall_ms (uint48 LE), counter (varint), origin (varint index into
+ * `origins`).
+ */
+export interface SyncSummaries {
+  /** 0, 1, 2... per session */
+  index: number;
+  /** the final one (index + 1 messages in all) */
+  last: boolean;
+  /** buckets described here, in order */
+  buckets: number[];
+  /** records per bucket, same order */
+  counts: number[];
+  /** version origins referenced by the entries */
+  origins: string[];
+  entries: Buffer;
 }
 
 /** A chunk of records; the receiver answers SyncAck with the same seq once merged. */
@@ -144,6 +169,9 @@ export const SyncMessage: MessageFns<SyncMessage> = {
       case "ack":
         SyncAck.encode(message.message.value, writer.uint32(42).fork()).join();
         break;
+      case "summaries":
+        SyncSummaries.encode(message.message.value, writer.uint32(50).fork()).join();
+        break;
     }
     return writer;
   },
@@ -201,6 +229,14 @@ export const SyncMessage: MessageFns<SyncMessage> = {
             message.message = { $case: "ack", value: SyncAck.decode(reader, reader.uint32()) };
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.message = { $case: "summaries", value: SyncSummaries.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -225,6 +261,8 @@ export const SyncMessage: MessageFns<SyncMessage> = {
         ? { $case: "reconciled", value: SyncReconciled.fromJSON(object.reconciled) }
         : isSet(object.ack)
         ? { $case: "ack", value: SyncAck.fromJSON(object.ack) }
+        : isSet(object.summaries)
+        ? { $case: "summaries", value: SyncSummaries.fromJSON(object.summaries) }
         : undefined,
     };
   },
@@ -241,6 +279,8 @@ export const SyncMessage: MessageFns<SyncMessage> = {
       obj.reconciled = SyncReconciled.toJSON(message.message.value);
     } else if (message.message?.$case === "ack") {
       obj.ack = SyncAck.toJSON(message.message.value);
+    } else if (message.message?.$case === "summaries") {
+      obj.summaries = SyncSummaries.toJSON(message.message.value);
     }
     return obj;
   },
@@ -278,6 +318,12 @@ export const SyncMessage: MessageFns<SyncMessage> = {
       case "ack": {
         if (object.message?.value !== undefined && object.message?.value !== null) {
           message.message = { $case: "ack", value: SyncAck.fromPartial(object.message.value) };
+        }
+        break;
+      }
+      case "summaries": {
+        if (object.message?.value !== undefined && object.message?.value !== null) {
+          message.message = { $case: "summaries", value: SyncSummaries.fromPartial(object.message.value) };
         }
         break;
       }
@@ -462,6 +508,183 @@ export const SyncDigests: MessageFns<SyncDigests> = {
   fromPartial(object: DeepPartial<SyncDigests>): SyncDigests {
     const message = createBaseSyncDigests();
     message.digests = object.digests ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseSyncSummaries(): SyncSummaries {
+  return { index: 0, last: false, buckets: [], counts: [], origins: [], entries: Buffer.alloc(0) };
+}
+
+export const SyncSummaries: MessageFns<SyncSummaries> = {
+  encode(message: SyncSummaries, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.index !== 0) {
+      writer.uint32(8).uint32(message.index);
+    }
+    if (message.last !== false) {
+      writer.uint32(16).bool(message.last);
+    }
+    if (message.buckets.length !== 0) {
+      writer.uint32(26).fork();
+      for (const v of message.buckets) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.counts.length !== 0) {
+      writer.uint32(34).fork();
+      for (const v of message.counts) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    for (const v of message.origins) {
+      writer.uint32(42).string(v!);
+    }
+    if (message.entries.length !== 0) {
+      writer.uint32(50).bytes(message.entries);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SyncSummaries {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSyncSummaries();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.index = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.last = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag === 24) {
+              message.buckets.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 26) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.buckets.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 4: {
+            if (tag === 32) {
+              message.counts.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 34) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.counts.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.origins.push(reader.string());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.entries = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SyncSummaries {
+    return {
+      index: isSet(object.index) ? globalThis.Number(object.index) : 0,
+      last: isSet(object.last) ? globalThis.Boolean(object.last) : false,
+      buckets: globalThis.Array.isArray(object?.buckets) ? object.buckets.map((e: any) => globalThis.Number(e)) : [],
+      counts: globalThis.Array.isArray(object?.counts) ? object.counts.map((e: any) => globalThis.Number(e)) : [],
+      origins: globalThis.Array.isArray(object?.origins) ? object.origins.map((e: any) => globalThis.String(e)) : [],
+      entries: isSet(object.entries) ? Buffer.from(bytesFromBase64(object.entries)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: SyncSummaries): unknown {
+    const obj: any = {};
+    if (message.index !== 0) {
+      obj.index = Math.round(message.index);
+    }
+    if (message.last !== false) {
+      obj.last = message.last;
+    }
+    if (message.buckets?.length) {
+      obj.buckets = message.buckets.map((e) => Math.round(e));
+    }
+    if (message.counts?.length) {
+      obj.counts = message.counts.map((e) => Math.round(e));
+    }
+    if (message.origins?.length) {
+      obj.origins = message.origins;
+    }
+    if (message.entries.length !== 0) {
+      obj.entries = base64FromBytes(message.entries);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SyncSummaries>): SyncSummaries {
+    return SyncSummaries.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SyncSummaries>): SyncSummaries {
+    const message = createBaseSyncSummaries();
+    message.index = object.index ?? 0;
+    message.last = object.last ?? false;
+    message.buckets = object.buckets?.map((e) => e) || [];
+    message.counts = object.counts?.map((e) => e) || [];
+    message.origins = object.origins?.map((e) => e) || [];
+    message.entries = object.entries ?? Buffer.alloc(0);
     return message;
   },
 };
@@ -1060,8 +1283,10 @@ export const PeeringServiceDefinition = {
   fullName: "couic.v1.PeeringService",
   methods: {
     /**
-     * Both sides send SyncMessages: hello, bucket digests, the records of differing
-     * buckets (reconcile), then coalesced deltas, each records chunk acknowledged.
+     * Both sides send SyncMessages: hello, bucket digests, per-record summaries of the
+     * differing buckets, the records the peer lacks or holds in an older version
+     * (reconcile), then coalesced deltas, each records chunk acknowledged. A peer of
+     * another protocol version or bucket count gets a full snapshot instead of summaries.
      */
     sync: {
       name: "Sync",
@@ -1076,8 +1301,10 @@ export const PeeringServiceDefinition = {
 
 export interface PeeringServiceImplementation<CallContextExt = {}> {
   /**
-   * Both sides send SyncMessages: hello, bucket digests, the records of differing
-   * buckets (reconcile), then coalesced deltas, each records chunk acknowledged.
+   * Both sides send SyncMessages: hello, bucket digests, per-record summaries of the
+   * differing buckets, the records the peer lacks or holds in an older version
+   * (reconcile), then coalesced deltas, each records chunk acknowledged. A peer of
+   * another protocol version or bucket count gets a full snapshot instead of summaries.
    */
   sync(
     request: AsyncIterable<SyncMessage>,
@@ -1087,8 +1314,10 @@ export interface PeeringServiceImplementation<CallContextExt = {}> {
 
 export interface PeeringServiceClient<CallOptionsExt = {}> {
   /**
-   * Both sides send SyncMessages: hello, bucket digests, the records of differing
-   * buckets (reconcile), then coalesced deltas, each records chunk acknowledged.
+   * Both sides send SyncMessages: hello, bucket digests, per-record summaries of the
+   * differing buckets, the records the peer lacks or holds in an older version
+   * (reconcile), then coalesced deltas, each records chunk acknowledged. A peer of
+   * another protocol version or bucket count gets a full snapshot instead of summaries.
    */
   sync(
     request: AsyncIterable<DeepPartial<SyncMessage>>,
