@@ -7,7 +7,8 @@ import { HealthDefinition, HealthServiceImpl, HealthState } from 'nice-grpc-serv
 import { ServerReflection, ServerReflectionService } from 'nice-grpc-server-reflection';
 import type { Logger } from 'pino';
 import { ClientsServiceDefinition, type ClientsServiceImplementation } from '../generated/couic/v1/clients.js';
-import { PeeringServiceDefinition, type PeeringServiceImplementation } from '../generated/couic/v1/peering.js';
+import { PeeringServiceDefinition } from '../generated/couic/v1/peering.js';
+import { RawPeeringServiceDefinition, type RawPeeringServiceImplementation } from '../replication/mesh/raw-peering-definition.js';
 import { ReplicationServiceDefinition, type ReplicationServiceImplementation } from '../generated/couic/v1/replication.js';
 import { RulesServiceDefinition, type RulesServiceImplementation } from '../generated/couic/v1/rules.js';
 import { SetsServiceDefinition, type SetsServiceImplementation } from '../generated/couic/v1/sets.js';
@@ -32,7 +33,7 @@ export interface CouicServices {
   /** Watch and ListPeers (every listener). */
   readonly replication?: ReplicationServiceImplementation<CallerContext>;
   /** Peer mesh (TLS listener only): callers need a verified client certificate, see peering-identity.ts. */
-  readonly peering?: PeeringServiceImplementation<CallerContext>;
+  readonly peering?: RawPeeringServiceImplementation<CallerContext>;
 }
 
 export interface TlsMaterial {
@@ -65,7 +66,7 @@ export function buildGrpcServer(services: CouicServices, directory: TokenDirecto
       .with(errorMappingMiddleware(logger))
       .with(peeringRefusalLogging(logger))
       .with(authMiddleware(directory))
-      .add(withTolerantDecoding(PeeringServiceDefinition), services.peering);
+      .add(RawPeeringServiceDefinition, services.peering);
   }
   server.add(HealthDefinition, HealthServiceImpl(HealthState()));
   server.add(

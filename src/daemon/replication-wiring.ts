@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { DaemonOptions } from '../config/daemon-options.js';
 import type { Clock } from '../domain/clock.js';
-import type { PeeringServiceImplementation } from '../generated/couic/v1/peering.js';
+import type { RawPeeringServiceImplementation } from '../replication/mesh/raw-peering-definition.js';
 import type { CallerContext } from '../api/caller.js';
 import { createPeeringService } from '../api/services/peering-service.js';
 import { ReplicationHub } from '../replication/core/replication-hub.js';
@@ -32,7 +32,7 @@ export interface RunningReplication {
   readonly hub: ReplicationHub;
   readonly statusSources: readonly LinkStatusSource[];
   /** PeeringService for the TLS listener; undefined when peering is disabled. */
-  readonly peeringService?: PeeringServiceImplementation<CallerContext>;
+  readonly peeringService?: RawPeeringServiceImplementation<CallerContext>;
   /** Idempotent. */
   stop(): Promise<void>;
 }

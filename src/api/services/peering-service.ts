@@ -6,11 +6,10 @@
 import type { CallContext, ServerMiddleware } from 'nice-grpc';
 import type { Logger } from 'pino';
 import { CouicError, UnauthenticatedError } from '../../domain/errors.js';
-import type { PeeringServiceImplementation, SyncMessage } from '../../generated/couic/v1/peering.js';
 import { LinkUnavailableError } from '../../replication/mesh/errors.js';
 import type { MeshLink } from '../../replication/mesh/mesh-link.js';
+import type { RawPeeringServiceImplementation } from '../../replication/mesh/raw-peering-definition.js';
 import { authorize, type CallerContext } from '../caller.js';
-import { rejectUndecodable } from '../undecodable-requests.js';
 import { PEER_CERTIFICATE_METADATA } from './peering-identity.js';
 
 /** What the service needs from the mesh manager. */
@@ -19,9 +18,10 @@ export interface InboundLinks {
   inboundEnded(link: MeshLink, reason: unknown): void;
 }
 
-export function createPeeringService(links: InboundLinks): PeeringServiceImplementation<CallerContext> {
+/** Messages pass as bytes: the link decodes them (an undecodable one is INVALID_ARGUMENT there) and counts their size. */
+export function createPeeringService(links: InboundLinks): RawPeeringServiceImplementation<CallerContext> {
   return {
-    async *sync(requests: AsyncIterable<SyncMessage>, context: CallContext & CallerContext): AsyncIterable<SyncMessage> {
+    async *sync(requests: AsyncIterable<Uint8Array>, context: CallContext & CallerContext): AsyncIterable<Uint8Array> {
       if (context.metadata.get(PEER_CERTIFICATE_METADATA) === undefined) {
         throw new UnauthenticatedError(
           'Sync requires a client certificate signed by the cluster CA ([tls] ca of this node): none was presented, or it did not verify',
@@ -31,7 +31,7 @@ export function createPeeringService(links: InboundLinks): PeeringServiceImpleme
       const link = links.acceptInbound(peerAddress(context.peer), context.caller.name);
       const onAbort = (): void => link.close(new LinkUnavailableError('the peer cancelled the stream'));
       context.signal.addEventListener('abort', onAbort);
-      const running = link.run(checked(requests)).then(
+      const running = link.run(requests).then(
         () => undefined,
         (error: unknown) => error,
       );
@@ -44,14 +44,6 @@ export function createPeeringService(links: InboundLinks): PeeringServiceImpleme
       }
     },
   };
-}
-
-/** Request messages that failed to decode become INVALID_ARGUMENT (see undecodable-requests.ts). */
-async function* checked(requests: AsyncIterable<SyncMessage>): AsyncIterable<SyncMessage> {
-  for await (const request of requests) {
-    rejectUndecodable(request);
-    yield request;
-  }
 }
 
 /** grpc-js peers look like "ipv4:127.0.0.1:5555" or "127.0.0.1:5555". */
