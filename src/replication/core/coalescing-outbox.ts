@@ -27,6 +27,9 @@ export class CoalescingOutbox {
   /** Puts that replaced a record still pending (the coalescing at work). */
   folded = 0;
 
+  /** @param maxChunkRecords most records per chunk, whatever the byte budget. */
+  constructor(private readonly maxChunkRecords = Number.POSITIVE_INFINITY) {}
+
   /** Queues a record; a pending or in-flight record of the same key is kept only if newer. */
   put(record: ReplicatedRecord): void {
     const key = recordKey(record);
@@ -73,8 +76,8 @@ export class CoalescingOutbox {
 
   /**
    * Moves pending records, oldest first, into a new in-flight chunk whose estimated
-   * size stays <= maxBytes (at least one record, so an oversized record cannot stall
-   * the link). Undefined when nothing is pending.
+   * size stays <= maxBytes and count <= maxChunkRecords (at least one record, so an
+   * oversized record cannot stall the link). Undefined when nothing is pending.
    */
   takeChunk(maxBytes: number): OutboxChunk | undefined {
     if (this.pending.size === 0) return undefined;
@@ -83,6 +86,7 @@ export class CoalescingOutbox {
     const keys: string[] = [];
     let bytes = CHUNK_OVERHEAD_BYTES;
     for (const [key, record] of this.pending) {
+      if (records.length >= this.maxChunkRecords) break;
       const size = estimateRecordBytes(record);
       if (records.length > 0 && bytes + size > maxBytes) break;
       records.push(record);

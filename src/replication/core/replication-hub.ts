@@ -14,6 +14,11 @@ import type { Scheduler } from './scheduler.js';
 
 export const DEFAULT_FLUSH_INTERVAL_MS = 250;
 export const DEFAULT_MAX_CHUNK_BYTES = 1024 * 1024;
+/**
+ * Most records per delta chunk: a flush under load is cut into a few chunks, so the
+ * peer decodes, merges and shows the first ones while the rest are still on the wire.
+ */
+export const DEFAULT_MAX_DELTA_CHUNK_RECORDS = 100_000;
 export const DEFAULT_TOMBSTONE_LIFETIME_MS = 24 * 3600 * 1000;
 export const DEFAULT_GC_INTERVAL_MS = 60 * 1000;
 
@@ -24,6 +29,8 @@ export interface ReplicationHubOptions {
   readonly scheduler: Scheduler;
   readonly flushIntervalMs?: number;
   readonly maxChunkBytes?: number;
+  /** Most records per delta chunk (see DEFAULT_MAX_DELTA_CHUNK_RECORDS). */
+  readonly maxDeltaChunkRecords?: number;
   readonly bucketCount?: number;
   /** Informational here (the store applies it when collecting); kept for status and links. */
   readonly tombstoneLifetimeMs?: number;
@@ -37,10 +44,13 @@ export class ReplicationHub {
   readonly feed: ChangeFeed;
   readonly flushIntervalMs: number;
   readonly maxChunkBytes: number;
+  readonly maxDeltaChunkRecords: number;
   readonly tombstoneLifetimeMs: number;
   readonly gcIntervalMs: number;
   private readonly outboxes = new Map<string, CoalescingOutbox>();
   private readonly flushListeners = new Map<string, Set<() => void>>();
+  /** Per link: when it last flushed, and the armed flush timer if any. */
+  private readonly flushState = new Map<string, LinkFlushState>();
   private readonly cancels: (() => void)[] = [];
   private started = false;
   private listening = false;
@@ -52,6 +62,7 @@ export class ReplicationHub {
     this.feed = new ChangeFeed(options.feedId);
     this.flushIntervalMs = options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS;
     this.maxChunkBytes = options.maxChunkBytes ?? DEFAULT_MAX_CHUNK_BYTES;
+    this.maxDeltaChunkRecords = Math.max(1, options.maxDeltaChunkRecords ?? DEFAULT_MAX_DELTA_CHUNK_RECORDS);
     this.tombstoneLifetimeMs = options.tombstoneLifetimeMs ?? DEFAULT_TOMBSTONE_LIFETIME_MS;
     this.gcIntervalMs = options.gcIntervalMs ?? DEFAULT_GC_INTERVAL_MS;
   }
@@ -68,7 +79,7 @@ export class ReplicationHub {
     return this.options.scheduler;
   }
 
-  /** Digests the current state, then follows every store change and starts the ticks. */
+  /** Digests the current state, then follows every store change and starts the GC tick and the flushes. */
   start(): void {
     if (this.started) return;
     this.started = true;
@@ -79,7 +90,7 @@ export class ReplicationHub {
       for (const record of this.options.store.records()) this.digests.add(record);
       this.options.store.onRecordChange((changes, origin) => this.onChanges(changes, origin));
     }
-    this.cancels.push(this.options.scheduler.every(this.flushIntervalMs, () => this.flushTick()));
+    for (const linkId of this.outboxes.keys()) this.scheduleFlush(linkId);
     this.cancels.push(
       this.options.scheduler.every(this.gcIntervalMs, () => {
         this.collected += this.options.store.collectGarbage(this.options.clock.nowMs());
@@ -91,13 +102,20 @@ export class ReplicationHub {
     if (!this.started) return;
     this.started = false;
     for (const cancel of this.cancels.splice(0)) cancel();
+    for (const state of this.flushState.values()) {
+      state.cancel?.();
+      state.cancel = undefined;
+    }
   }
 
   /** A fresh, empty outbox for a link (reconciliation covers what exists already). Replaces any previous one. */
   openOutbox(linkId: string): CoalescingOutbox {
-    const outbox = new CoalescingOutbox();
+    const outbox = new CoalescingOutbox(this.maxDeltaChunkRecords);
     this.outboxes.get(linkId)?.clear();
     this.outboxes.set(linkId, outbox);
+    // A new connection starts idle: its first deltas go out without waiting an interval.
+    const state = this.flushState.get(linkId);
+    if (state !== undefined) state.lastFlushAtMs = Number.NEGATIVE_INFINITY;
     return outbox;
   }
 
@@ -107,6 +125,8 @@ export class ReplicationHub {
     if (current === undefined || (outbox !== undefined && current !== outbox)) return;
     current.clear();
     this.outboxes.delete(linkId);
+    this.flushState.get(linkId)?.cancel?.();
+    this.flushState.delete(linkId);
   }
 
   outboxOf(linkId: string): CoalescingOutbox | undefined {
@@ -117,7 +137,13 @@ export class ReplicationHub {
     return [...this.outboxes.keys()];
   }
 
-  /** listener runs on every flush tick while the link's outbox has pending records. */
+  /**
+   * listener runs on each flush of the link while its outbox has pending records: at
+   * once (next timer turn) when the link has not flushed for a full interval, else
+   * one interval after its previous flush. So a sparse change goes out without
+   * waiting, and under load the link still flushes at most once per interval (the
+   * coalescing). While records stay pending (window full), it runs again each interval.
+   */
   onFlush(linkId: string, listener: () => void): () => void {
     let listeners = this.flushListeners.get(linkId);
     if (listeners === undefined) {
@@ -125,6 +151,7 @@ export class ReplicationHub {
       this.flushListeners.set(linkId, listeners);
     }
     listeners.add(listener);
+    this.scheduleFlush(linkId);
     return () => {
       const set = this.flushListeners.get(linkId);
       if (set === undefined) return;
@@ -145,6 +172,7 @@ export class ReplicationHub {
       for (const [id, outbox] of this.outboxes) {
         if (id === linkId) continue;
         for (const record of changed) outbox.put(record);
+        this.scheduleFlush(id);
       }
     }
     return changed;
@@ -169,20 +197,46 @@ export class ReplicationHub {
 
   private onChanges(changes: readonly RecordChange[], origin: RecordChangeOrigin): void {
     for (const change of changes) this.digests.apply(change);
-    if (origin === 'local') {
-      for (const outbox of this.outboxes.values()) {
+    if (origin === 'local' && this.outboxes.size > 0) {
+      for (const [linkId, outbox] of this.outboxes) {
         for (const change of changes) if (change.after !== undefined) outbox.put(change.after);
+        this.scheduleFlush(linkId);
       }
     }
     this.feed.record(changes, origin);
   }
 
-  private flushTick(): void {
-    for (const [linkId, outbox] of this.outboxes) {
-      if (outbox.pendingKeys === 0) continue;
-      const listeners = this.flushListeners.get(linkId);
-      if (listeners === undefined) continue;
-      for (const listener of [...listeners]) listener();
+  /** Arms the link's next flush if records are pending and none is armed (see onFlush). */
+  private scheduleFlush(linkId: string): void {
+    if (!this.started || !this.flushListeners.has(linkId)) return;
+    const outbox = this.outboxes.get(linkId);
+    if (outbox === undefined || outbox.pendingKeys === 0) return;
+    let state = this.flushState.get(linkId);
+    if (state === undefined) {
+      state = { lastFlushAtMs: Number.NEGATIVE_INFINITY, cancel: undefined };
+      this.flushState.set(linkId, state);
     }
+    if (state.cancel !== undefined) return;
+    const armed = state;
+    const delayMs = Math.max(0, armed.lastFlushAtMs + this.flushIntervalMs - this.options.clock.nowMs());
+    armed.cancel = this.options.scheduler.after(delayMs, () => {
+      armed.cancel = undefined;
+      this.flush(linkId, armed);
+    });
   }
+
+  private flush(linkId: string, state: LinkFlushState): void {
+    const outbox = this.outboxes.get(linkId);
+    const listeners = this.flushListeners.get(linkId);
+    if (outbox === undefined || listeners === undefined || outbox.pendingKeys === 0) return;
+    state.lastFlushAtMs = this.options.clock.nowMs();
+    for (const listener of [...listeners]) listener();
+    // Still pending (the window is full): try again an interval later, as acks also do.
+    this.scheduleFlush(linkId);
+  }
+}
+
+interface LinkFlushState {
+  lastFlushAtMs: number;
+  cancel: (() => void) | undefined;
 }

@@ -57,7 +57,7 @@ test('receive observes versions, merges, and relays only state changes to the ot
   t.is(hub.feed.currentSeq, 1);
 });
 
-test('flush listeners run on each tick while the outbox has pending records; GC runs on its tick', (t) => {
+test('flush listeners run at once on an idle link, then once per interval while records stay pending; GC runs on its tick', (t) => {
   const { store, hub, hlc, scheduler } = setup();
   hub.start();
   hub.openOutbox('x');
@@ -66,11 +66,15 @@ test('flush listeners run on each tick while the outbox has pending records; GC 
   scheduler.advance(1000);
   t.is(flushes, 0);
   store.applyLocal(tomb('10.0.0.0/8', hlc.next()));
-  scheduler.advance(500);
-  t.is(flushes, 2);
+  scheduler.advance(0);
+  t.is(flushes, 1); // idle for a full interval: no wait (leading edge)
+  scheduler.advance(249);
+  t.is(flushes, 1);
+  scheduler.advance(251);
+  t.is(flushes, 3); // the listener took nothing: retried each interval
   unsubscribe();
   scheduler.advance(500);
-  t.is(flushes, 2);
+  t.is(flushes, 3);
   scheduler.advance(61_000);
   t.is(store.size, 0);
   t.is(hub.collected, 1);
@@ -89,4 +93,40 @@ test('recordsInBuckets returns exactly the records of those buckets', async (t) 
   t.deepEqual(describeAll(hub.recordsInBuckets(buckets)), describeAll(want));
   t.is(hub.recordsInBuckets([...Array(32).keys()]).length, 50);
   t.is(hub.recordsInBuckets([]).length, 0);
+});
+
+test('under steady changes a link flushes at most once per interval, and a sparse change goes out at once', (t) => {
+  const { store, hub, hlc, scheduler, clock } = setup();
+  hub.start();
+  const x = hub.openOutbox('x');
+  const flushedAt: number[] = [];
+  hub.onFlush('x', () => {
+    flushedAt.push(clock.nowMs() - NOW);
+    while (x.takeChunk(1 << 20) !== undefined);
+  });
+  // A change every 10 ms for one second.
+  for (let i = 0; i < 100; i++) {
+    store.applyLocal(live(`10.0.${i}.0/24`, hlc.next()));
+    scheduler.advance(10);
+  }
+  // The first change found the link idle; the others waited for the next interval.
+  t.deepEqual(flushedAt, [0, 250, 500, 750, 1000]);
+  t.is(x.pendingKeys, 0);
+  scheduler.advance(5000); // idle: the next change is not held back
+  store.applyLocal(live('10.9.0.0/16', hlc.next()));
+  scheduler.advance(0);
+  t.deepEqual(flushedAt, [0, 250, 500, 750, 1000, 6000]);
+});
+
+test('delta chunks hold at most maxDeltaChunkRecords records', (t) => {
+  const clock = new ManualClock(NOW);
+  const store = new MemoryReplicaStore({ clock, tombstoneLifetimeMs: 60_000 });
+  const hlc = new HybridClock(clock, 'me');
+  const hub = new ReplicationHub({ store, hlc, clock, scheduler: new ManualScheduler(clock), maxDeltaChunkRecords: 4 });
+  hub.start();
+  const x = hub.openOutbox('x');
+  for (let i = 0; i < 10; i++) store.applyLocal(live(`10.0.${i}.0/24`, hlc.next()));
+  const sizes: number[] = [];
+  for (let chunk = x.takeChunk(1 << 20); chunk !== undefined; chunk = x.takeChunk(1 << 20)) sizes.push(chunk.records.length);
+  t.deepEqual(sizes, [4, 4, 2]);
 });
