@@ -1,13 +1,14 @@
-// MeshSession between two hubs over a direct in-memory pipe: only differing buckets
-// are exchanged, bucket-count mismatch falls back to a full snapshot, deltas flow
-// on flush ticks with a bounded window, wrong identities are refused, duplicates
-// are harmless.
+// MeshSession between two hubs over a direct in-memory pipe: only the differing
+// records of differing buckets are exchanged (per-record summaries; the newer side
+// sends; colliding key hashes are sent anyway), bucket-count or protocol mismatch
+// falls back to a full snapshot, deltas flow on flush ticks with a bounded window,
+// wrong identities are refused, duplicates and reordering are harmless.
 import test from 'ava';
 import { ManualClock } from '../../../src/domain/clock.js';
 import { FailedPreconditionError } from '../../../src/domain/errors.js';
 import { HybridClock } from '../../../src/domain/version.js';
 import { MemoryReplicaStore } from '../../../src/replication/core/memory-replica-store.js';
-import { MeshSession, type MeshMessage } from '../../../src/replication/core/mesh-session.js';
+import { MeshSession, type MeshMessage, type MeshSessionOptions } from '../../../src/replication/core/mesh-session.js';
 import { ReplicationHub } from '../../../src/replication/core/replication-hub.js';
 import { ManualScheduler } from '../../../src/replication/core/scheduler.js';
 import { describeAll, live, tomb, v } from './fixtures.js';
@@ -23,11 +24,11 @@ function node(id: string, clock: ManualClock, scheduler: ManualScheduler, bucket
 }
 
 /** Two sessions joined by queues the test pumps by hand (so it can hold messages back). */
-function pair(a: ReplicationHub, b: ReplicationHub, window = 8) {
+function pair(a: ReplicationHub, b: ReplicationHub, window = 8, optionsA: MeshSessionOptions = {}, optionsB: MeshSessionOptions = optionsA) {
   const toA: MeshMessage[] = [];
   const toB: MeshMessage[] = [];
-  const sa = new MeshSession(a, (m) => void toB.push(m), { expectedPeerNodeId: b.nodeId, maxUnackedChunks: window, maxChunkBytes: 2000 });
-  const sb = new MeshSession(b, (m) => void toA.push(m), { expectedPeerNodeId: a.nodeId, maxUnackedChunks: window, maxChunkBytes: 2000 });
+  const sa = new MeshSession(a, (m) => void toB.push(m), { expectedPeerNodeId: b.nodeId, maxUnackedChunks: window, maxChunkBytes: 2000, ...optionsA });
+  const sb = new MeshSession(b, (m) => void toA.push(m), { expectedPeerNodeId: a.nodeId, maxUnackedChunks: window, maxChunkBytes: 2000, ...optionsB });
   const pump = async (): Promise<number> => {
     let moved = 0;
     while (toA.length + toB.length > 0) {
@@ -61,7 +62,7 @@ test('reconnect exchanges only the differing records, both ways, then streams de
   t.true((ra?.bucketsDiffering ?? 0) <= 2 && (ra?.bucketsDiffering ?? 0) >= 1);
   t.true((ra?.recordsSent ?? 0) < 20, `sent ${ra?.recordsSent}`);
   t.is(sb.status().lastReconciliation?.recordsReceived, ra?.recordsSent);
-  // Deltas: a local change on a reaches b at the next flush tick.
+  // Deltas: a local change on a reaches b at the next flush (at once: the link was idle).
   a.store.applyLocal(live('198.51.100.0/24', a.hlc.next(), { policy: 'ignore', tag: 'x' }));
   t.is(sa.status().pendingDeltas, 1);
   scheduler.advance(250);
@@ -69,7 +70,7 @@ test('reconnect exchanges only the differing records, both ways, then streams de
   t.is(b.store.recordOf('ignore 198.51.100.0/24')?.kind, 'live');
   t.is(sa.status().pendingDeltas, 0);
   t.is(sa.status().inFlightChunks, 0);
-  t.is(sa.status().lastFlushAtMs, NOW + 250);
+  t.is(sa.status().lastFlushAtMs, NOW);
 });
 
 test('bucket count mismatch falls back to a full snapshot', async (t) => {
@@ -142,4 +143,121 @@ test('a peer announcing another node id, or our own, is refused', async (t) => {
   const self = new MeshSession(a.hub, () => undefined);
   await t.throwsAsync(self.onMessage({ type: 'hello', nodeId: 'a', bucketCount: 64, protocolVersion: 1 }), { instanceOf: FailedPreconditionError });
   t.deepEqual(a.hub.linkIds(), []);
+});
+
+/** a and b share `shared` records, then each gets its own changes; returns both nodes. */
+async function diverged(shared: number, bucketCount = 16) {
+  const clock = new ManualClock(NOW);
+  const scheduler = new ManualScheduler(clock);
+  const a = node('a', clock, scheduler, bucketCount);
+  const b = node('b', clock, scheduler, bucketCount);
+  const records = Array.from({ length: shared }, (_, i) => live(`10.${i >> 8}.${i & 255}.0/24`, v(NOW - 10_000, i, 'c')));
+  await a.store.mergeRemote(records);
+  await b.store.mergeRemote(records);
+  return { clock, scheduler, a, b, records };
+}
+
+test('summaries: a few differing records among whole buckets cost those records only, each sent by the newer side', async (t) => {
+  const { a, b, records } = await diverged(2000);
+  // 10 rules newer on a, 5 newer on b, 3 only on b, 2 deleted on a: 16 buckets of ~125 records all differ.
+  for (let i = 0; i < 10; i++) a.store.applyLocal(live((records[i] as ReturnType<typeof live>).entry.cidr.text, a.hlc.next(), { tag: 'a' }));
+  for (let i = 10; i < 15; i++) b.store.applyLocal(live((records[i] as ReturnType<typeof live>).entry.cidr.text, b.hlc.next(), { tag: 'b' }));
+  for (let i = 0; i < 3; i++) b.store.applyLocal(live(`192.0.2.${i}/32`, b.hlc.next()));
+  for (let i = 20; i < 22; i++) a.store.applyLocal(tomb((records[i] as ReturnType<typeof live>).entry.cidr.text, a.hlc.next()));
+  const { sa, sb, toB, pump } = pair(a.hub, b.hub);
+  sa.start();
+  sb.start();
+  let summaries = 0;
+  const seen = toB.length;
+  await pump();
+  summaries += seen;
+  t.deepEqual(describeAll(a.store.records()), describeAll(b.store.records()));
+  const ra = sa.status().lastReconciliation;
+  const rb = sb.status().lastReconciliation;
+  t.is(ra?.recordsSent, 12);
+  t.is(rb?.recordsSent, 8);
+  t.is(ra?.recordsReceived, 8);
+  t.true((ra?.bucketsDiffering ?? 0) > 8);
+  t.true((ra?.bytesSent ?? 0) > 0 && (ra?.bytesReceived ?? 0) > 0);
+  t.true(summaries > 0);
+});
+
+test('summaries: when everything differs, each record crosses once (only the newer side sends it)', async (t) => {
+  const { a, b, records } = await diverged(1500);
+  for (const r of records) b.store.applyLocal(live((r as ReturnType<typeof live>).entry.cidr.text, b.hlc.next(), { tag: 'rewritten' }));
+  const { sa, sb, pump } = pair(a.hub, b.hub);
+  sa.start();
+  sb.start();
+  await pump();
+  t.deepEqual(describeAll(a.store.records()), describeAll(b.store.records()));
+  t.is(sb.status().lastReconciliation?.recordsSent, 1500);
+  t.is(sa.status().lastReconciliation?.recordsSent, 0);
+  t.is(sa.status().lastReconciliation?.bucketsDiffering, 16);
+});
+
+test('summaries: equal states exchange digests and two empty summaries only', async (t) => {
+  const { a, b } = await diverged(500);
+  const { sa, sb, pump } = pair(a.hub, b.hub);
+  sa.start();
+  sb.start();
+  await pump();
+  const ra = sa.status().lastReconciliation;
+  t.is(ra?.bucketsDiffering, 0);
+  t.is(ra?.recordsSent, 0);
+  t.is(ra?.recordsReceived, 0);
+  t.is(sa.status().phase, 'streaming');
+});
+
+test('summaries: key hashes forced to collide (2 bits) still converge, sending the doubtful records', async (t) => {
+  const { a, b, records } = await diverged(300, 4);
+  for (let i = 0; i < 7; i++) a.store.applyLocal(live((records[i] as ReturnType<typeof live>).entry.cidr.text, a.hlc.next(), { tag: 'a' }));
+  for (let i = 50; i < 53; i++) b.store.applyLocal(tomb((records[i] as ReturnType<typeof live>).entry.cidr.text, b.hlc.next()));
+  a.store.applyLocal(live('192.0.2.1/32', a.hlc.next()));
+  b.store.applyLocal(live('192.0.2.2/32', b.hlc.next()));
+  const { sa, sb, pump } = pair(a.hub, b.hub, 8, { keyHashBits: 2 });
+  sa.start();
+  sb.start();
+  await pump();
+  t.deepEqual(describeAll(a.store.records()), describeAll(b.store.records()));
+  t.is(a.store.recordOf('drop 192.0.2.2/32')?.kind, 'live');
+  t.is(b.store.recordOf('drop 192.0.2.1/32')?.kind, 'live');
+  t.is(b.store.recordOf(`drop ${(records[0] as ReturnType<typeof live>).entry.cidr.text}`)?.kind === 'live' ? 'a' : '', 'a');
+  // With 4 lookup hashes per bucket nearly every record is ambiguous: sent, not skipped.
+  t.true((sa.status().lastReconciliation?.recordsSent ?? 0) > 8);
+});
+
+test('an older peer (protocol 1) gets a full snapshot both ways and converges', async (t) => {
+  const { a, b, records } = await diverged(200);
+  a.store.applyLocal(live((records[3] as ReturnType<typeof live>).entry.cidr.text, a.hlc.next(), { tag: 'a' }));
+  b.store.applyLocal(live('192.0.2.9/32', b.hlc.next()));
+  const { sa, sb, toA, toB, pump } = pair(a.hub, b.hub, 8, {}, { protocolVersion: 1 });
+  sa.start();
+  sb.start();
+  await pump();
+  t.true(sa.status().fullSnapshot);
+  t.true(sb.status().fullSnapshot);
+  t.is(sa.status().lastReconciliation?.recordsSent, 201);
+  t.is(sb.status().lastReconciliation?.recordsSent, 201);
+  t.deepEqual(describeAll(a.store.records()), describeAll(b.store.records()));
+  t.is(toA.length + toB.length, 0);
+});
+
+test('summaries reordered (last first, records before summaries) and duplicated still converge', async (t) => {
+  const { a, b, records } = await diverged(1000);
+  for (let i = 0; i < 40; i++) a.store.applyLocal(live((records[i] as ReturnType<typeof live>).entry.cidr.text, a.hlc.next(), { tag: 'a' }));
+  for (let i = 500; i < 530; i++) b.store.applyLocal(tomb((records[i] as ReturnType<typeof live>).entry.cidr.text, b.hlc.next()));
+  // Small chunks: several summary messages each way.
+  const { sa, sb, toA, toB, pump } = pair(a.hub, b.hub, 8, { maxChunkBytes: 600 });
+  sa.start();
+  sb.start();
+  for (let round = 0; round < 50 && toA.length + toB.length > 0; round++) {
+    const forA = toA.splice(0).reverse();
+    const forB = toB.splice(0).reverse();
+    for (const m of forA) { await sa.onMessage(m); if (m.type === 'summaries') await sa.onMessage(m); }
+    for (const m of forB) { await sb.onMessage(m); if (m.type === 'summaries') await sb.onMessage(m); }
+  }
+  await pump();
+  t.deepEqual(describeAll(a.store.records()), describeAll(b.store.records()));
+  t.is(sa.status().phase, 'streaming');
+  t.is(sb.status().phase, 'streaming');
 });
