@@ -71,7 +71,8 @@ export class ChangeFeed {
 
   record(changes: readonly RecordChange[], origin: RecordChangeOrigin): void {
     if (changes.length === 0) return;
-    const out: FeedChange[] = [];
+    // Built only for subscribers: the feed itself keeps one change per key.
+    const out: FeedChange[] | undefined = this.listeners.size > 0 ? [] : undefined;
     for (const change of changes) {
       const record = change.after ?? change.before;
       if (record === undefined) continue;
@@ -84,9 +85,9 @@ export class ChangeFeed {
       } else {
         this.latest.set(key, feedChange);
       }
-      out.push(feedChange);
+      out?.push(feedChange);
     }
-    for (const listener of this.listeners) listener(out);
+    if (out !== undefined) for (const listener of this.listeners) listener(out);
   }
 
   /** Every key changed after `cursor`, in sequence order, or reset when the cursor is too old. */

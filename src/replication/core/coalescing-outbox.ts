@@ -30,9 +30,8 @@ export class CoalescingOutbox {
   /** @param maxChunkRecords most records per chunk, whatever the byte budget. */
   constructor(private readonly maxChunkRecords = Number.POSITIVE_INFINITY) {}
 
-  /** Queues a record; a pending or in-flight record of the same key is kept only if newer. */
-  put(record: ReplicatedRecord): void {
-    const key = recordKey(record);
+  /** Queues a record (key: its recordKey, when the caller has it); a pending or in-flight record of the same key is kept only if newer. */
+  put(record: ReplicatedRecord, key: string = recordKey(record)): void {
     const sent = this.inFlightByKey.get(key);
     // Already sent something at least as new: it will be acked or requeued, never lost.
     if (sent !== undefined && newerRecord(sent.record, record) === sent.record) {

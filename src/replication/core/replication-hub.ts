@@ -198,8 +198,16 @@ export class ReplicationHub {
   private onChanges(changes: readonly RecordChange[], origin: RecordChangeOrigin): void {
     for (const change of changes) this.digests.apply(change);
     if (origin === 'local' && this.outboxes.size > 0) {
+      // One key per change, shared by every outbox.
+      const records: ReplicatedRecord[] = [];
+      const keys: string[] = [];
+      for (const change of changes) {
+        if (change.after === undefined) continue;
+        records.push(change.after);
+        keys.push(recordKey(change.after));
+      }
       for (const [linkId, outbox] of this.outboxes) {
-        for (const change of changes) if (change.after !== undefined) outbox.put(change.after);
+        for (let i = 0; i < records.length; i++) outbox.put(records[i] as ReplicatedRecord, keys[i]);
         this.scheduleFlush(linkId);
       }
     }

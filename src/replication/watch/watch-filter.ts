@@ -7,6 +7,8 @@ import { compileTagFilter, type TagMatcher } from '../../store/tag-filter.js';
 
 export class WatchFilter {
   private readonly tagMatches: TagMatcher;
+  /** "drop " or "ignore ": keys start with it (built once, checked per change). */
+  private readonly keyPrefix: string | undefined;
 
   constructor(
     /** Undefined = both policies. */
@@ -14,11 +16,12 @@ export class WatchFilter {
     tagPatterns: readonly string[] = [],
   ) {
     this.tagMatches = compileTagFilter(tagPatterns);
+    this.keyPrefix = policy === undefined ? undefined : `${policy} `;
   }
 
   /** Whether a store key ("drop 10.0.0.0/8") is of a watched policy. */
   coversKey(key: string): boolean {
-    return this.policy === undefined || key.startsWith(`${this.policy} `);
+    return this.keyPrefix === undefined || key.startsWith(this.keyPrefix);
   }
 
   coversRecord(record: ReplicatedRecord): boolean {
