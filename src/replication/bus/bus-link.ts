@@ -29,6 +29,7 @@ import type { ReplicaStore } from '../replica-store.js';
 import { decodeBatch, encodeBatches } from './bus-batch-codec.js';
 import { BusCursorFile, type BusCursor } from './bus-cursor-file.js';
 import { describeBusError } from './bus-errors.js';
+import { BusPullReader, type DeliveredMessage } from './bus-pull-reader.js';
 import { BUS_HEADER_KIND, BUS_HEADER_NODE, busNames, type BusBatchKind, type BusNames } from './bus-names.js';
 import { natsConnectionOptions } from './nats-connection-options.js';
 
@@ -73,6 +74,10 @@ const PUBLISHED_THROUGH_MARGIN_MS = 1_000;
 const HEADERS_MARGIN_BYTES = 4_096;
 /** The consumer re-checks the stream this often even without a wake-up message. */
 const CONSUMER_POLL_INTERVAL_MS = 1_000;
+/** Records merged (and committed) at once when several batches are waiting: fewer commits, bounded pauses. */
+const MAX_RECORDS_PER_MERGE = 20_000;
+/** After a failed attempt to create a stream reader, read by sequence this long before trying again. */
+const READER_RETRY_MS = 2_000;
 
 interface Session {
   readonly nc: NatsConnection;
@@ -346,65 +351,174 @@ export class BusLink implements LinkStatusSource {
   // ---- consuming ----
 
   /**
-   * Reads the stream message by message from the resume point: one request per
-   * batch (thousands of records), so this costs little, and every retry stays in
-   * our hands (a purged range is skipped: the compaction snapshot after it covers
-   * it). New batches are noticed through a plain subscription on the subject (a
-   * wake-up only) and a slow poll as a safety net.
+   * Follows the stream from the resume point. Batches arrive once each through a pull
+   * consumer (bus-pull-reader.ts) carrying their stream sequence; in-order ones are
+   * merged as they come (consecutive ones in one merge), a gap (a purge, a consumer
+   * that skipped) is filled by reading those sequences directly, and a reader that
+   * breaks or stays silent while the stream is ahead is replaced by a new one from
+   * the node's own sequence, after reading what it missed by sequence. Every
+   * retry stays in our hands; the slow poll is the safety net.
    */
   private async consume(session: Session, lastSeqAtStart: number): Promise<void> {
-    let wake: (() => void) | undefined;
-    const poke = (): void => wake?.();
-    const sub = session.nc.subscribe(this.names.subject, { callback: poke });
-    const cancelPoll = this.every(CONSUMER_POLL_INTERVAL_MS, poke);
+    let waiter: (() => void) | undefined;
+    let woken = false;
+    let polled = false;
+    const poke = (): void => {
+      woken = true;
+      const w = waiter;
+      waiter = undefined;
+      w?.();
+    };
+    const cancelPoll = this.every(CONSUMER_POLL_INTERVAL_MS, () => {
+      polled = true;
+      poke();
+    });
+    let reader: BusPullReader | undefined;
     session.stopConsumer = () => {
       cancelPoll();
-      sub.unsubscribe();
+      reader?.close();
       poke();
     };
+    const nowMs = (): number => this.options.clock.nowMs();
+    /** consumedSeq seen at the previous poll while the stream was ahead of it (stall detection). */
+    let behindAt: number | undefined;
+    let readerRetryAtMs = 0;
     try {
-      let lastSeq = lastSeqAtStart;
-      let firstSeq = 0;
       while (this.session === session) {
-        let next = Math.max(this.consumedSeq + 1, firstSeq);
-        while (next <= lastSeq && this.session === session) {
-          const m = await session.jsm.streams.getMessage(this.names.stream, { seq: next });
-          if (this.session !== session) return;
-          if (m !== null) {
-            this.bytesReceived += m.data.byteLength;
-            if (!this.ownSeqs.delete(m.seq)) await this.applyBatch(m.data, m.seq, m.header.get(BUS_HEADER_NODE) || '?');
+        if (reader !== undefined && (reader.brokenReason !== undefined || reader.silent())) {
+          this.options.logger.info({ reason: reader.brokenReason ?? 'silent', seq: this.consumedSeq }, 'bus: replacing the stream reader');
+          reader.close();
+          reader = undefined;
+        }
+        if (reader === undefined && nowMs() >= readerRetryAtMs) {
+          try {
+            reader = await BusPullReader.open(session.nc, session.jsm, this.names.stream, this.consumedSeq + 1, nowMs, poke);
+          } catch (error) {
+            // E.g. a cluster electing a new meta leader: read by sequence meanwhile, retry later.
+            this.options.logger.info({ error: describeBusError(error, this.options.bus.servers), seq: this.consumedSeq }, 'bus: cannot create a stream reader; reading by sequence');
+            readerRetryAtMs = nowMs() + READER_RETRY_MS;
           }
-          this.cursor = { ...(this.cursor as BusCursor), consumedSeq: next };
-          this.cursorDirty = true;
-          next++;
+          if (this.session !== session) return;
         }
-        if (!session.caughtUp && this.consumedSeq >= lastSeqAtStart) {
-          session.caughtUp = true;
-          this.options.logger.info({ seq: this.consumedSeq, recordsReceived: this.recordsReceived }, 'bus: caught up with the stream');
+        if (reader === undefined) {
+          const info = await session.jsm.streams.info(this.names.stream);
+          await this.readBySequence(session, this.consumedSeq + 1, info.state.last_seq);
+          if (!session.caughtUp && this.consumedSeq >= lastSeqAtStart) this.markCaughtUp(session);
+          if (!woken) await new Promise<void>((resolve) => (waiter = resolve));
+          woken = false;
+          continue;
         }
-        const woken = new Promise<void>((resolve) => (wake = resolve));
-        const info = await session.jsm.streams.info(this.names.stream);
-        lastSeq = info.state.last_seq;
-        firstSeq = info.state.first_seq;
-        if (lastSeq > this.consumedSeq) continue;
-        await woken;
+        const delivered = reader.take();
+        if (delivered.length > 0) {
+          await this.applyDelivered(session, delivered);
+          continue;
+        }
+        if (!session.caughtUp && this.consumedSeq >= lastSeqAtStart) this.markCaughtUp(session);
+        if (polled) {
+          polled = false;
+          const info = await session.jsm.streams.info(this.names.stream);
+          if (this.session !== session) return;
+          if (info.state.last_seq > this.consumedSeq && reader.queued === 0) {
+            if (behindAt === this.consumedSeq) {
+              // Two polls behind without progress: read what is missing directly and start a new reader.
+              this.options.logger.info({ seq: this.consumedSeq, lastSeq: info.state.last_seq, consumer: reader.consumerName }, 'bus: stream reader stalled; reading by sequence');
+              await this.readBySequence(session, this.consumedSeq + 1, info.state.last_seq);
+              reader.close();
+              reader = undefined;
+              behindAt = undefined;
+              continue;
+            }
+            behindAt = this.consumedSeq;
+          } else {
+            behindAt = undefined;
+          }
+        }
+        if (!woken) await new Promise<void>((resolve) => (waiter = resolve));
+        woken = false;
       }
     } finally {
+      reader?.close();
       session.stopConsumer?.();
     }
   }
 
-  private async applyBatch(data: Uint8Array, seq: number, from: string): Promise<void> {
-    let records: ReplicatedRecord[];
+  private markCaughtUp(session: Session): void {
+    session.caughtUp = true;
+    this.options.logger.info({ seq: this.consumedSeq, recordsReceived: this.recordsReceived }, 'bus: caught up with the stream');
+  }
+
+  /** Merges delivered batches in sequence order: consecutive ones together, gaps read by sequence, duplicates skipped. */
+  private async applyDelivered(session: Session, delivered: readonly DeliveredMessage[]): Promise<void> {
+    let pending: ReplicatedRecord[] = [];
+    let pendingThrough = this.consumedSeq;
+    const flush = async (): Promise<void> => {
+      if (pending.length > 0) {
+        const records = pending;
+        pending = [];
+        this.recordsReceived += records.length;
+        await this.options.hub.receive(BUS_LINK_ID, records);
+      }
+      this.advanceCursor(pendingThrough);
+    };
+    for (const m of delivered) {
+      if (this.session !== session) return;
+      if (m.seq <= pendingThrough) continue;
+      if (m.seq > pendingThrough + 1) {
+        await flush();
+        await this.readBySequence(session, pendingThrough + 1, m.seq - 1);
+        if (this.session !== session) return;
+        pendingThrough = this.consumedSeq;
+        if (m.seq <= pendingThrough) continue;
+      }
+      this.bytesReceived += m.data.byteLength;
+      if (!this.ownSeqs.delete(m.seq)) {
+        const records = this.decode(m.data, m.seq, m.node || '?');
+        for (const record of records) pending.push(record);
+      }
+      pendingThrough = m.seq;
+      if (pending.length >= MAX_RECORDS_PER_MERGE) await flush();
+    }
+    await flush();
+  }
+
+  /** Reads [from, to] one message at a time (gaps, stalled readers); purged sequences are skipped. */
+  private async readBySequence(session: Session, from: number, to: number): Promise<void> {
+    if (from > to) return;
+    const info = await session.jsm.streams.info(this.names.stream);
+    let seq = Math.max(from, info.state.first_seq);
+    if (seq > from) this.advanceCursor(seq - 1);
+    for (; seq <= to && this.session === session; seq++) {
+      const m = await session.jsm.streams.getMessage(this.names.stream, { seq });
+      if (this.session !== session) return;
+      if (m !== null) {
+        this.bytesReceived += m.data.byteLength;
+        if (!this.ownSeqs.delete(m.seq)) {
+          const records = this.decode(m.data, m.seq, m.header.get(BUS_HEADER_NODE) || '?');
+          if (records.length > 0) {
+            this.recordsReceived += records.length;
+            await this.options.hub.receive(BUS_LINK_ID, records);
+          }
+        }
+      }
+      this.advanceCursor(seq);
+    }
+  }
+
+  private advanceCursor(seq: number): void {
+    if (seq <= this.consumedSeq) return;
+    this.cursor = { ...(this.cursor as BusCursor), consumedSeq: seq };
+    this.cursorDirty = true;
+  }
+
+  /** A batch's records, or none (logged and counted) when it does not decode. */
+  private decode(data: Uint8Array, seq: number, from: string): ReplicatedRecord[] {
     try {
-      records = decodeBatch(data);
+      return decodeBatch(data);
     } catch (error) {
       this.badBatches++;
       this.options.logger.error({ err: error, seq, from, stream: this.names.stream }, 'bus: skipped a batch that does not decode');
-      return;
+      return [];
     }
-    this.recordsReceived += records.length;
-    await this.options.hub.receive(BUS_LINK_ID, records);
   }
 
   // ---- compaction ----
