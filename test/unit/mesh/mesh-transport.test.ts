@@ -1,5 +1,6 @@
 // Transport pieces of the peer mesh without sockets: the message codec (every
-// MeshMessage round-trips; torn or empty messages are INVALID_ARGUMENT), the
+// MeshMessage round-trips, summaries included; torn, empty or inconsistent messages
+// are INVALID_ARGUMENT), the
 // outgoing queue, and the reconnect backoff (capped, jittered, reset).
 import test from 'ava';
 import { parseCidr } from '../../../src/domain/cidr.js';
@@ -47,6 +48,40 @@ test('malformed messages are INVALID_ARGUMENT naming the field', (t) => {
   ];
   for (const [wire, pattern] of bad) {
     const err = t.throws(() => meshFromWire(wire), { instanceOf: InvalidArgumentError });
+    t.regex(err.message, pattern);
+  }
+});
+
+test('summaries survive the wire (varints, 48-bit wall ms, origin table) and bad ones are refused', (t) => {
+  const block = {
+    buckets: [7, 4095, 0],
+    counts: [2, 0, 1],
+    keyLo: [0, 0xffff_ffff, 12345],
+    keyHi: [0xdead_beef, 1, 0],
+    wallMs: [1_700_000_000_123, 2 ** 48 - 1, 1],
+    counter: [0, 0xffff_ffff, 300],
+    origin: [1, 0, 1],
+    origins: ['node-a', 'node-b'],
+  };
+  const back = viaWire({ type: 'summaries', index: 3, last: true, block });
+  t.deepEqual(back, { type: 'summaries', index: 3, last: true, block });
+  const empty = viaWire({ type: 'summaries', index: 0, last: true, block: { ...block, buckets: [], counts: [], keyLo: [], keyHi: [], wallMs: [], counter: [], origin: [], origins: [] } });
+  t.is(empty.type === 'summaries' ? empty.block.keyLo.length : -1, 0);
+  const wire = meshToWire({ type: 'summaries', index: 0, last: false, block });
+  const value = wire.message?.$case === 'summaries' ? wire.message.value : undefined;
+  if (value === undefined) return t.fail();
+  const bad: Array<[typeof value, RegExp]> = [
+    [{ ...value, counts: [2, 0] }, /summaries\.counts: must have one count per bucket/],
+    [{ ...value, buckets: [7, 7, 0] }, /summaries\.buckets\[1\]: bucket 7 is listed twice/],
+    [{ ...value, buckets: [7, 1 << 20, 0] }, /summaries\.buckets\[1\]/],
+    [{ ...value, counts: [2, 0, 2] }, /summaries\.entries/],
+    [{ ...value, entries: value.entries.subarray(0, value.entries.length - 1) }, /summaries\.entries: (ends inside|entry 2: torn)/],
+    [{ ...value, entries: Buffer.concat([value.entries, Buffer.from([0])]) }, /summaries\.entries: has 1 bytes after/],
+    [{ ...value, origins: ['node-a'] }, /summaries\.entries: entry 0: origin index 1 is beyond/],
+    [{ ...value, origins: ['node-a', ''] }, /summaries\.origins\[1\]/],
+  ];
+  for (const [v, pattern] of bad) {
+    const err = t.throws(() => meshFromWire({ message: { $case: 'summaries', value: v } }), { instanceOf: InvalidArgumentError });
     t.regex(err.message, pattern);
   }
 });

@@ -164,13 +164,10 @@ test('summaries: a few differing records among whole buckets cost those records 
   for (let i = 10; i < 15; i++) b.store.applyLocal(live((records[i] as ReturnType<typeof live>).entry.cidr.text, b.hlc.next(), { tag: 'b' }));
   for (let i = 0; i < 3; i++) b.store.applyLocal(live(`192.0.2.${i}/32`, b.hlc.next()));
   for (let i = 20; i < 22; i++) a.store.applyLocal(tomb((records[i] as ReturnType<typeof live>).entry.cidr.text, a.hlc.next()));
-  const { sa, sb, toB, pump } = pair(a.hub, b.hub);
+  const { sa, sb, pump } = pair(a.hub, b.hub);
   sa.start();
   sb.start();
-  let summaries = 0;
-  const seen = toB.length;
   await pump();
-  summaries += seen;
   t.deepEqual(describeAll(a.store.records()), describeAll(b.store.records()));
   const ra = sa.status().lastReconciliation;
   const rb = sb.status().lastReconciliation;
@@ -179,7 +176,7 @@ test('summaries: a few differing records among whole buckets cost those records 
   t.is(ra?.recordsReceived, 8);
   t.true((ra?.bucketsDiffering ?? 0) > 8);
   t.true((ra?.bytesSent ?? 0) > 0 && (ra?.bytesReceived ?? 0) > 0);
-  t.true(summaries > 0);
+  t.true((rb?.bytesReceived ?? 0) > 0);
 });
 
 test('summaries: when everything differs, each record crosses once (only the newer side sends it)', async (t) => {
@@ -236,7 +233,7 @@ test('an older peer (protocol 1) gets a full snapshot both ways and converges', 
   await pump();
   t.true(sa.status().fullSnapshot);
   t.true(sb.status().fullSnapshot);
-  t.is(sa.status().lastReconciliation?.recordsSent, 201);
+  t.is(sa.status().lastReconciliation?.recordsSent, 200);
   t.is(sb.status().lastReconciliation?.recordsSent, 201);
   t.deepEqual(describeAll(a.store.records()), describeAll(b.store.records()));
   t.is(toA.length + toB.length, 0);

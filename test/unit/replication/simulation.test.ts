@@ -1,4 +1,5 @@
-// Deterministic in-process simulation of the peer mesh: N nodes (MemoryReplicaStore +
+// Deterministic in-process simulation of the peer mesh (summaries with a full or a
+// tiny, colliding key hash; some nodes playing protocol 1, which forces full snapshots): N nodes (MemoryReplicaStore +
 // skewed HybridClock + ReplicationHub + MeshSession per connection) joined by a fake
 // transport that delays, reorders and duplicates messages, drops connections and
 // partitions the network, under random schedules of add/delete/re-add with expirations.
@@ -41,6 +42,10 @@ interface Scenario {
   readonly maxDelayMs: number;
   readonly duplicate: boolean;
   readonly mixedBucketCounts: boolean;
+  /** Bits of the summaries' key lookup hash: 1-2 make nearly every key collide. */
+  readonly keyHashBits: number;
+  /** Every third node announces protocol 1 (its links fall back to full snapshots). */
+  readonly mixedVersions: boolean;
   readonly maxChunkBytes: number;
   readonly window: number;
   readonly ops: readonly Op[];
@@ -120,8 +125,10 @@ class Simulation {
     const generation = ++link.generation;
     const [na, nb] = [this.node(link.a), this.node(link.b)];
     const sessions: MeshSession[] = [];
-    const sa = new MeshSession(na.hub, (m) => this.transmit(link, generation, () => sessions[1], m), { expectedPeerNodeId: nb.id, maxUnackedChunks: this.s.window });
-    const sb = new MeshSession(nb.hub, (m) => this.transmit(link, generation, () => sessions[0], m), { expectedPeerNodeId: na.id, maxUnackedChunks: this.s.window });
+    const version = (i: number): { protocolVersion?: number } => (this.s.mixedVersions && i % 3 === 2 ? { protocolVersion: 1 } : {});
+    const common = { maxUnackedChunks: this.s.window, keyHashBits: this.s.keyHashBits };
+    const sa = new MeshSession(na.hub, (m) => this.transmit(link, generation, () => sessions[1], m), { expectedPeerNodeId: nb.id, ...common, ...version(link.a) });
+    const sb = new MeshSession(nb.hub, (m) => this.transmit(link, generation, () => sessions[0], m), { expectedPeerNodeId: na.id, ...common, ...version(link.b) });
     sessions.push(sa, sb);
     link.sessions = sessions;
     sa.start();
@@ -320,6 +327,8 @@ const scenarioArb = (topology: fc.Arbitrary<Topology>, maxOps: number): fc.Arbit
     maxDelayMs: fc.constantFrom(2, 40, 400),
     duplicate: fc.boolean(),
     mixedBucketCounts: fc.boolean(),
+    keyHashBits: fc.constantFrom(32, 32, 2, 1),
+    mixedVersions: fc.boolean(),
     maxChunkBytes: fc.constantFrom(400, 1200, 1024 * 1024),
     window: fc.integer({ min: 1, max: 8 }),
     ops: fc.array(opArb(20_000), { minLength: 5, maxLength: maxOps, size: 'max' }),
