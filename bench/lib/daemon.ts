@@ -17,6 +17,8 @@ export interface DaemonOptions {
   readonly logLevel?: string;
   /** Write a V8 CPU profile of the daemon into this directory when it stops. */
   readonly cpuProfDir?: string;
+  /** Open the V8 inspector on a free loopback port (see BenchDaemon.inspectPort, lib/inspector-heap.ts). */
+  readonly inspect?: boolean;
   /** Also serve the API on a TLS loopback listener with these certificates. */
   readonly tls?: BenchCerts;
   /** TOML tables appended to the config (e.g. "[peering]\n..."). */
@@ -37,6 +39,8 @@ export interface BenchDaemon {
   readonly tls?: Endpoint;
   /** Token of the default admin client "couicctl". */
   readonly token: string;
+  /** The inspector's port, when started with `inspect`. */
+  readonly inspectPort?: number;
   readonly child: Child;
   stop(): Promise<void>;
 }
@@ -72,6 +76,8 @@ export async function startDaemon(dir: string, options: DaemonOptions = {}): Pro
 
   const unix: Endpoint = { transport: 'unix', socketPath };
   const profArgs = options.cpuProfDir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : [];
+  const inspectPort = options.inspect === true ? await freeLoopbackPort() : undefined;
+  if (inspectPort !== undefined) profArgs.push(`--inspect=127.0.0.1:${inspectPort}`);
   const { child, token } = await startServerProcess({
     what: 'couic daemon',
     args: [...profArgs, DAEMON_BIN, '-c', configPath],
@@ -90,6 +96,7 @@ export async function startDaemon(dir: string, options: DaemonOptions = {}): Pro
       ? { tls: { transport: 'tls', port, caPem: options.tls.caPem, serverName: options.tls.serverName } satisfies Endpoint }
       : {}),
     token,
+    ...(inspectPort !== undefined ? { inspectPort } : {}),
     child,
     stop: async () => {
       const exit = await child.stop();

@@ -27,7 +27,7 @@ export interface PeeredNodesOptions {
   readonly peeringExtra?: string;
   /** Nodes not started (yet): their port and clients are reserved, so others dial them in vain. */
   readonly absent?: readonly string[];
-  readonly daemon?: Pick<DaemonOptions, 'logLevel' | 'cpuProfDir'>;
+  readonly daemon?: Pick<DaemonOptions, 'logLevel' | 'cpuProfDir' | 'inspect'>;
 }
 
 export interface PeeredCluster {
