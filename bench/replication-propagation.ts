@@ -7,6 +7,8 @@
 // seen on a peer) are counted; the requirement is zero.
 //
 // Run alone: `node --import tsx bench/replication-propagation.ts [--quick] [--record]`.
+// For trials, COUIC_BENCH_PROPAGATION_RATES="10000:10,1000:5" (rules/s:seconds, comma
+// separated) replaces the rates of the chosen mode.
 import type { CouicClients } from '../src/cli/connection.js';
 import { Policy, type RuleSpec } from '../src/generated/couic/v1/entry.js';
 import { runCli, type RunOptions, type Scenario } from './lib/cli.js';
@@ -27,8 +29,8 @@ export interface PropagationSizes {
 
 export const FULL_SIZES: PropagationSizes = {
   rates: [
-    { rulesPerSecond: 1_000, seconds: 10 },
-    { rulesPerSecond: 10_000, seconds: 5 },
+    { rulesPerSecond: 1_000, seconds: 30 },
+    { rulesPerSecond: 10_000, seconds: 30 },
   ],
   tickMs: 10,
   drainTimeoutMs: 30_000,
@@ -196,9 +198,26 @@ export async function runPropagation(sizes: PropagationSizes, options: RunOption
   });
 }
 
+/** The rates of COUIC_BENCH_PROPAGATION_RATES ("10000:10,1000:5"), if set. */
+function ratesFromEnv(): PropagationSizes['rates'] | undefined {
+  const text = process.env['COUIC_BENCH_PROPAGATION_RATES'];
+  if (text === undefined || text === '') return undefined;
+  return text.split(',').map((part) => {
+    const [rate, seconds] = part.split(':').map(Number);
+    if (rate === undefined || seconds === undefined || !(rate > 0) || !(seconds > 0)) {
+      throw new Error(`COUIC_BENCH_PROPAGATION_RATES: expected "rules/s:seconds[,...]", got "${text}"`);
+    }
+    return { rulesPerSecond: rate, seconds };
+  });
+}
+
 export const replicationPropagationScenario: Scenario = {
   name: 'replication-propagation',
-  run: (quick, options) => runPropagation(quick ? QUICK_SIZES : FULL_SIZES, options),
+  run: (quick, options) => {
+    const sizes = quick ? QUICK_SIZES : FULL_SIZES;
+    const rates = ratesFromEnv();
+    return runPropagation(rates === undefined ? sizes : { ...sizes, rates }, options);
+  },
 };
 
 if (isMain(import.meta.url)) await runCli([replicationPropagationScenario], undefined, 'node --import tsx bench/replication-propagation.ts');
