@@ -5,13 +5,22 @@
 import type { ReplicatedRecord } from '../../domain/replicated-record.js';
 import { SyncPhase, SyncRecords } from '../../generated/couic/v1/peering.js';
 import { recordsFromWire, recordToWire } from '../mesh/record-codec.js';
+import { readBatchFast } from './bus-batch-reader.js';
 
 export function encodeBatch(records: readonly ReplicatedRecord[]): Uint8Array {
   return SyncRecords.encode({ seq: 0, phase: SyncPhase.SYNC_PHASE_DELTA, records: records.map(recordToWire) }).finish();
 }
 
-/** Throws InvalidArgumentError (naming each bad field) or a decode error for a malformed message. */
+/**
+ * Throws InvalidArgumentError (naming each bad field) or a decode error for a malformed
+ * message. The common case goes through the one-pass reader; anything it leaves
+ * (metadata, a bad field) takes the canonical, mesh-identical path.
+ */
 export function decodeBatch(data: Uint8Array): ReplicatedRecord[] {
+  return readBatchFast(data) ?? decodeBatchCanonical(data);
+}
+
+export function decodeBatchCanonical(data: Uint8Array): ReplicatedRecord[] {
   return recordsFromWire(SyncRecords.decode(data).records);
 }
 
