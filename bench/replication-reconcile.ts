@@ -1,9 +1,10 @@
 // Scenario "replication-reconcile": two peered nodes holding 262,144 replicated rules
 // each; one is stopped, the states are made to differ by 0, 100 or all rules, and it is
 // started again. Figures: bytes exchanged by the reconciliation on reconnect (the
-// LinkStatus of the dialling node: digests + records, both directions) beside the
-// encoded size of one full snapshot of the same 262,144 records (same run); durations
-// (connect -> reconciled) in the notes.
+// LinkStatus of the dialling node: the encoded size of every message from connect to
+// reconciled - hello, digests, per-record summaries, records, acks - both directions)
+// beside the encoded size of one full snapshot of the same 262,144 records (same run);
+// reconciliation durations in the notes.
 //
 // Run alone: `node --import tsx bench/replication-reconcile.ts [--quick] [--record]`.
 import type { CouicClients } from '../src/cli/connection.js';
@@ -147,13 +148,11 @@ export async function runReconcile(sizes: ReconcileSizes, options: RunOptions = 
             return (
               `${c.label}: reconciliation ${formatInt(r.durationMs)} ms (restart to reconciled ${formatInt(c.wallMs)} ms), ` +
               `${formatInt(r.bucketsDiffering)} buckets differing, records sent/received ${formatInt(r.recordsSent)}/${formatInt(r.recordsReceived)}, ` +
-              `bytes ${formatInt(r.bytesSent)}/${formatInt(r.bytesReceived)} (${((100 * (r.bytesSent + r.bytesReceived)) / snapshotBytes).toFixed(2)}% of a snapshot)`
+              `bytes sent/received ${formatInt(r.bytesSent)}/${formatInt(r.bytesReceived)} (${((100 * (r.bytesSent + r.bytesReceived)) / snapshotBytes).toFixed(2)}% of a snapshot)`
             );
           }),
           `2 nodes over mTLS on loopback (node1 dials node2); full snapshot = ${formatInt(snapshotBytes)} bytes (${(snapshotBytes / sizes.rules).toFixed(1)} bytes per record); figures read from node1's LinkStatus (peers list); one run per case`,
-          `LinkStatus bytes are the mesh's own count: a conservative per-record size estimate (record-size.ts, about 3.5x the protobuf encoding here), digests not included; the records exchanged at the encoded size above would be ${cases
-            .map((c) => `${c.label}: ${formatInt(((c.reconciliation.recordsSent + c.reconciliation.recordsReceived) * snapshotBytes) / sizes.rules)} bytes`)
-            .join(', ')} (plus the bucket digests, 8 bytes per bucket each way)`,
+          'bytes = encoded size of every peering message of the reconciliation, both ways: hello, bucket digests (8 bytes per bucket), per-record summaries of the differing buckets (about 16 bytes per record), the records the peer lacks or holds older, acks and markers',
         ],
       };
     } finally {
