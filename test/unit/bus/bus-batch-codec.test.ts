@@ -7,6 +7,7 @@ import { decodeBatch, decodeBatchCanonical, encodeBatch } from '../../../src/rep
 import { readBatchFast } from '../../../src/replication/bus/bus-batch-reader.js';
 import { tryParseCidr, type Cidr } from '../../../src/domain/cidr.js';
 import type { ReplicatedRecord } from '../../../src/domain/replicated-record.js';
+import type { Policy as WirePolicy } from '../../../src/generated/couic/v1/entry.js';
 import { SyncPhase, SyncRecords, type ReplicatedRecord as WireRecord } from '../../../src/generated/couic/v1/peering.js';
 
 function canonical(data: Uint8Array): { records: ReplicatedRecord[] } | { error: string } {
@@ -22,7 +23,8 @@ const nodeId = fc.constantFrom('node1', 'node-b.x', 'n_2', '', '-bad', 'a'.repea
 const tag = fc.constantFrom('', 'bench', 'ddos_2024', 'bad tag', 'x-set', 'untagged', 'ok-Tag');
 const seconds = fc.constantFrom(0, 1, 1_700_000_000, -5, 2 ** 53 + 2);
 const wireRecord: fc.Arbitrary<WireRecord> = fc.record({
-  policy: fc.constantFrom(0, 1, 2, 7),
+  // 7: not a Policy value, as a peer could send.
+  policy: fc.constantFrom(0, 1, 2, 7).map((p) => p as WirePolicy),
   cidr: cidrText,
   version: fc.option(
     fc.record({ wallMs: fc.constantFrom(1, 1_795_000_000_000, 0, -1, 2 ** 53 + 2), counter: fc.constantFrom(0, 3, 0xffff_ffff), origin: nodeId }),
