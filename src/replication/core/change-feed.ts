@@ -1,6 +1,7 @@
 // Resumable change cursors for the Watch API: every record change on this node gets
-// the next sequence number; per key only the latest is kept (memory bounded by keys),
-// so a client that reconnects with a cursor gets each key changed since, once, in
+// the next sequence number; per key only the sequence of its latest change is kept
+// (memory bounded by keys, a number per key: the record itself is the store's), so a
+// client that reconnects with a cursor gets each key changed since, once, in
 // sequence order. What GC forgot (or what happened before this process started)
 // cannot be replayed: such a cursor gets { reset: true } and takes a fresh snapshot.
 import { randomBytes } from 'node:crypto';
@@ -15,7 +16,13 @@ export interface FeedChange {
   readonly origin: RecordChangeOrigin;
 }
 
-export type FeedSince = { readonly reset: false; readonly changes: readonly FeedChange[] } | { readonly reset: true };
+/** A key changed after a cursor: its latest change's sequence (read the record from the store). */
+export interface FeedKey {
+  readonly seq: number;
+  readonly key: string;
+}
+
+export type FeedSince = { readonly reset: false; readonly changes: readonly FeedKey[] } | { readonly reset: true };
 
 export type FeedListener = (changes: readonly FeedChange[]) => void;
 
@@ -42,8 +49,8 @@ export class ChangeFeed {
   readonly feedId: string;
   private seq = 0;
   private horizonSeq = 0;
-  /** Latest change per key; Map order = sequence order (a key is re-inserted on each change). */
-  private readonly latest = new Map<string, FeedChange>();
+  /** Sequence of the latest change per key; Map order = sequence order (a key is re-inserted on each change). */
+  private readonly latest = new Map<string, number>();
   private readonly listeners = new Set<FeedListener>();
 
   constructor(feedId: string = randomBytes(8).toString('hex')) {
@@ -77,15 +84,15 @@ export class ChangeFeed {
       const record = change.after ?? change.before;
       if (record === undefined) continue;
       const key = recordKey(record);
-      const feedChange: FeedChange = { seq: ++this.seq, key, record: change.after, origin };
+      const seq = ++this.seq;
       this.latest.delete(key);
       if (change.after === undefined) {
         // Forgotten for good: a cursor before this point can no longer be served exactly.
-        this.horizonSeq = feedChange.seq;
+        this.horizonSeq = seq;
       } else {
-        this.latest.set(key, feedChange);
+        this.latest.set(key, seq);
       }
-      out?.push(feedChange);
+      out?.push({ seq, key, record: change.after, origin });
     }
     if (out !== undefined) for (const listener of this.listeners) listener(out);
   }
@@ -93,8 +100,8 @@ export class ChangeFeed {
   /** Every key changed after `cursor`, in sequence order, or reset when the cursor is too old. */
   since(cursor: number): FeedSince {
     if (cursor < this.horizonSeq || cursor > this.seq) return { reset: true };
-    const changes: FeedChange[] = [];
-    for (const change of this.latest.values()) if (change.seq > cursor) changes.push(change);
+    const changes: FeedKey[] = [];
+    for (const [key, seq] of this.latest) if (seq > cursor) changes.push({ seq, key });
     return { reset: false, changes };
   }
 
