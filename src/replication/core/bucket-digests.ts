@@ -87,6 +87,26 @@ export function keyId(key: string, out: Uint32Array): void {
 }
 
 /**
+ * One pass over the key `${policy} ${cidrText}` without building it: out[0] = its
+ * bucket (= bucketOfKey), out[1], out[2] = its key id (= keyId).
+ */
+export function bucketAndKeyId(policy: string, cidrText: string, bucketCount: number, out: Uint32Array): void {
+  let h = SEED_BUCKET;
+  let lo = SEED_KEY_LO;
+  let hi = SEED_KEY_HI;
+  const length = policy.length + 1 + cidrText.length;
+  for (let i = 0; i <= length - 1; i++) {
+    const c = i < policy.length ? policy.charCodeAt(i) : i === policy.length ? 32 : cidrText.charCodeAt(i - policy.length - 1);
+    h = mixWord(h, c);
+    lo = mixWord(lo, c);
+    hi = mixWord(hi, c ^ 0x7f4a7c15);
+  }
+  out[0] = finish(h ^ length) % bucketCount;
+  out[1] = finish(lo ^ length);
+  out[2] = finish(hi ^ length);
+}
+
+/**
  * 64-bit hash of what identifies a record's content: key, version, live/tombstone,
  * and tag + expiration (live) or the deleted entry's expiration (tombstone).
  * Written into out[0] (low 32 bits) and out[1] (high 32 bits).

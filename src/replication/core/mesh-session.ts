@@ -46,6 +46,14 @@ export interface MeshSessionOptions {
   readonly keyHashBits?: number;
   /** Announced protocol version (default MESH_PROTOCOL_VERSION; tests play an older peer). */
   readonly protocolVersion?: number;
+  /**
+   * Resolve onMessage as soon as a records chunk is applied, not once it is durable
+   * (the ack still waits for durability): the transport decodes the next message
+   * meanwhile. Default false: onMessage resolves after the ack.
+   */
+  readonly pipelineMerges?: boolean;
+  /** The store failed to merge received records: the transport should end the link. */
+  readonly onError?: (error: unknown) => void;
 }
 
 /** handshake: waiting for hello/digests; reconciling: summaries and records being exchanged; streaming: deltas only. */
@@ -101,6 +109,9 @@ export class MeshSession {
   /** The peer's 'reconciled' arrived before its digests (reordering transport). */
   private pendingPeerDone = false;
   private readonly unacked = new Set<number>();
+  /** Reconcile chunks received whose merge is not durable yet. */
+  private mergesPending = 0;
+  private failure: { error: unknown } | undefined;
   private readonly reconcileUnacked = new Set<number>();
   /** The last flush stopped on a full window: send more as acks free it. */
   private deltaBacklog = false;
@@ -138,11 +149,13 @@ export class MeshSession {
   /**
    * Handles one message from the peer (`wireBytes`: its encoded size, when the
    * transport knows it). Rejects (and the transport should close the stream) on a
-   * wrong peer identity or when the store cannot merge; records are acked only once
-   * merged, so un-acked ones come back after reconnection.
+   * wrong peer identity, or after the store failed to merge (also reported to
+   * options.onError at once); records are acked only once merged and durable, so
+   * un-acked ones come back after reconnection.
    */
   async onMessage(message: MeshMessage, wireBytes?: number): Promise<void> {
     if (this.phase === 'closed') return;
+    if (this.failure !== undefined) throw this.failure.error;
     const bytes = wireBytes ?? estimateMessageBytes(message);
     this.counters.bytesReceived += bytes;
     if (this.reconciling() && !(message.type === 'records' && message.phase === 'delta')) this.exchanged.bytesReceived += bytes;
@@ -157,9 +170,11 @@ export class MeshSession {
       case 'summaries':
         this.onSummaries(message);
         return;
-      case 'records':
-        await this.onRecords(message.seq, message.phase, message.records);
+      case 'records': {
+        const merged = this.onRecords(message.seq, message.phase, message.records);
+        if (this.options.pipelineMerges !== true) await merged;
         return;
+      }
       case 'reconciled':
         this.onPeerReconciled();
         return;
@@ -305,15 +320,32 @@ export class MeshSession {
     this.pumpReconcile();
   }
 
-  private async onRecords(seq: number, phase: RecordsPhase, records: readonly ReplicatedRecord[]): Promise<void> {
+  /**
+   * Merges now (the store applies a batch synchronously) and acks once it is durable;
+   * with pipelineMerges the next message is handled meanwhile (the peer's window
+   * bounds how many merges are pending).
+   */
+  private onRecords(seq: number, phase: RecordsPhase, records: readonly ReplicatedRecord[]): Promise<void> {
     // Before hello (only with a reordering transport) the peer is whoever it was expected to be.
     const linkId = this.peerNodeId ?? this.options.expectedPeerNodeId ?? '';
     const counted = phase === 'reconcile' && this.reconciling();
-    await this.hub.receive(linkId, records);
-    if (this.phase === 'closed') return;
+    if (counted) this.mergesPending++;
     this.counters.recordsReceived += records.length;
     if (counted) this.exchanged.recordsReceived += records.length;
-    this.emit({ type: 'ack', seq });
+    return this.hub.receive(linkId, records).then(
+      () => {
+        if (counted) this.mergesPending--;
+        if (this.phase === 'closed') return;
+        this.emit({ type: 'ack', seq });
+        if (counted) this.maybeFinishReconciliation();
+      },
+      (error: unknown) => {
+        // Not acked: the peer requeues it. The link must end: the next message (or onError) says why.
+        this.failure ??= { error };
+        this.lastError = error instanceof Error ? error.message : String(error);
+        this.options.onError?.(error);
+      },
+    );
   }
 
   private onPeerReconciled(): void {
@@ -372,7 +404,7 @@ export class MeshSession {
 
   private maybeFinishReconciliation(): void {
     const r = this.reconcile;
-    if (r === undefined || !r.doneSending || !r.peerDone || this.reconcileUnacked.size > 0 || this.phase !== 'reconciling') return;
+    if (r === undefined || !r.doneSending || !r.peerDone || this.reconcileUnacked.size > 0 || this.mergesPending > 0 || this.phase !== 'reconciling') return;
     const now = this.hub.clock.nowMs();
     this.lastReconciliation = {
       atMs: r.startedAtMs,

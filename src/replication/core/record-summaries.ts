@@ -5,8 +5,8 @@
 // crosses once (only the newer side sends it). Whenever a comparison is not certain
 // (a key id seen twice on one side, the lookup hash matching with another check
 // hash), the record is sent: merging is idempotent, a needless record only costs bytes.
-import { recordKey, recordVersion, type ReplicatedRecord } from '../../domain/replicated-record.js';
-import { bucketOfKey, keyId } from './bucket-digests.js';
+import { recordCidr, recordPolicy, recordVersion, type ReplicatedRecord } from '../../domain/replicated-record.js';
+import { bucketAndKeyId } from './bucket-digests.js';
 
 /** Per-record summaries of whole buckets, columnar (the entries of buckets[i] follow those of buckets[i-1]). */
 export interface SummaryBlock {
@@ -45,20 +45,19 @@ export function groupByBucket(
 ): Map<number, BucketRecords> {
   const out = new Map<number, BucketRecords>();
   if (wanted !== 'all') for (const b of wanted) out.set(b, { records: [], keyLo: [], keyHi: [] });
-  const id = new Uint32Array(2);
+  const hashes = new Uint32Array(3);
   for (const record of records) {
-    const key = recordKey(record);
-    const bucket = bucketOfKey(key, bucketCount);
+    bucketAndKeyId(recordPolicy(record), recordCidr(record).text, bucketCount, hashes);
+    const bucket = hashes[0] as number;
     let group = out.get(bucket);
     if (group === undefined) {
       if (wanted !== 'all') continue;
       group = { records: [], keyLo: [], keyHi: [] };
       out.set(bucket, group);
     }
-    keyId(key, id);
     group.records.push(record);
-    group.keyLo.push(((id[0] as number) & keyMask) >>> 0);
-    group.keyHi.push(id[1] as number);
+    group.keyLo.push(((hashes[1] as number) & keyMask) >>> 0);
+    group.keyHi.push(hashes[2] as number);
   }
   return out;
 }

@@ -56,12 +56,16 @@ export class MeshLink {
     this.closed = new Promise((resolve) => {
       this.closedSignal = () => resolve(CLOSED);
     });
-    this.session = new MeshSession(options.hub, (message) => {
-      if (this.outgoing.closed) return 0;
-      const bytes = SyncMessage.encode(meshToWire(message)).finish();
-      this.outgoing.push(bytes);
-      return bytes.length;
-    });
+    this.session = new MeshSession(
+      options.hub,
+      (message) => {
+        if (this.outgoing.closed) return 0;
+        const bytes = SyncMessage.encode(meshToWire(message)).finish();
+        this.outgoing.push(bytes);
+        return bytes.length;
+      },
+      { pipelineMerges: true, onError: (error) => this.close(error) },
+    );
   }
 
   get peer(): string | undefined {

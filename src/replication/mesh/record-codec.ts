@@ -65,35 +65,42 @@ export function recordToWire(record: ReplicatedRecord): WireRecord {
 export function recordsFromWire(wire: readonly WireRecord[], field = 'records'): ReplicatedRecord[] {
   const violations = new ViolationCollector();
   const out: ReplicatedRecord[] = [];
-  wire.forEach((w, i) => {
-    const record = recordFromWire(w, `${field}[${i}].`, violations);
+  for (let i = 0; i < wire.length; i++) {
+    const record = recordFromWire(wire[i] as WireRecord, field, i, violations);
     if (record !== undefined) out.push(record);
-  });
+  }
   violations.throwIfAny();
   return out;
 }
 
-function recordFromWire(w: WireRecord, at: string, violations: ViolationCollector): ReplicatedRecord | undefined {
-  const before = violations.violations.length;
+/** Field names are built only for a violation: a chunk holds thousands of valid records. */
+function recordFromWire(w: WireRecord, field: string, index: number, violations: ViolationCollector): ReplicatedRecord | undefined {
+  let bad = false;
+  const add = (name: string, message: string | undefined): void => {
+    if (message === undefined) return;
+    bad = true;
+    violations.add(`${field}[${index}].${name}`, message);
+  };
   const policy = policyOf(w.policy);
-  violations.add(`${at}policy`, policy === undefined ? 'must be POLICY_DROP or POLICY_IGNORE' : undefined);
+  if (policy === undefined) add('policy', 'must be POLICY_DROP or POLICY_IGNORE');
   const cidr = tryParseCidr(w.cidr);
-  violations.add(`${at}cidr`, typeof cidr === 'string' ? cidr : undefined);
-  const version = versionFromWire(w.version, `${at}version`, violations);
+  if (typeof cidr === 'string') add('cidr', cidr);
+  const version = versionFromWire(w.version, add);
   if (w.tombstone) {
-    violations.add(`${at}deleted_expiration`, checkSeconds(w.deletedExpiration));
+    add('deleted_expiration', checkSeconds(w.deletedExpiration));
     const live = w.tag !== '' || w.expiration !== 0 || w.createdAt !== 0 || w.originNode !== '' || w.metadata !== undefined;
-    violations.add(`${at}tombstone`, live ? 'a tombstone must not carry tag, expiration, created_at, origin_node or metadata' : undefined);
-    if (violations.violations.length > before || policy === undefined || typeof cidr === 'string' || version === undefined) return undefined;
+    if (live) add('tombstone', 'a tombstone must not carry tag, expiration, created_at, origin_node or metadata');
+    if (bad || policy === undefined || typeof cidr === 'string' || version === undefined) return undefined;
     return { kind: 'tombstone', policy, cidr, version, deletedExpiration: w.deletedExpiration };
   }
-  violations.add(`${at}tag`, checkTag(w.tag));
-  violations.add(`${at}expiration`, checkSeconds(w.expiration));
-  violations.add(`${at}created_at`, checkSeconds(w.createdAt));
-  violations.add(`${at}origin_node`, checkNodeId(w.originNode));
-  violations.add(`${at}deleted_expiration`, w.deletedExpiration !== 0 ? 'only tombstones carry deleted_expiration' : undefined);
-  const metadata = metadataFromWire(w.metadata, `${at}metadata`, violations);
-  if (violations.violations.length > before || policy === undefined || typeof cidr === 'string' || version === undefined) return undefined;
+  add('tag', checkTagCached(w.tag));
+  add('expiration', checkSeconds(w.expiration));
+  add('created_at', checkSeconds(w.createdAt));
+  add('origin_node', checkNodeIdCached(w.originNode));
+  if (w.deletedExpiration !== 0) add('deleted_expiration', 'only tombstones carry deleted_expiration');
+  const metadata = w.metadata === undefined ? undefined : metadataFromWire(w.metadata, `${field}[${index}].metadata`, violations);
+  if (w.metadata !== undefined && metadata === undefined) bad = true;
+  if (bad || policy === undefined || typeof cidr === 'string' || version === undefined) return undefined;
   return {
     kind: 'live',
     entry: {
@@ -110,23 +117,58 @@ function recordFromWire(w: WireRecord, at: string, violations: ViolationCollecto
   };
 }
 
+/**
+ * Node ids and tags repeat across thousands of records: remember the valid ones
+ * (bounded, so a peer sending random strings cannot grow it without limit).
+ */
+const MAX_CACHED = 4096;
+const validNodeIds = new Set<string>();
+const validTags = new Set<string>();
+
+function checkCached(value: string, cache: Set<string>, check: (v: string) => string | undefined): string | undefined {
+  if (cache.has(value)) return undefined;
+  const problem = check(value);
+  if (problem === undefined) {
+    if (cache.size >= MAX_CACHED) cache.clear();
+    cache.add(value);
+  }
+  return problem;
+}
+
+function checkNodeIdCached(id: string): string | undefined {
+  return checkCached(id, validNodeIds, checkNodeId);
+}
+
+function checkTagCached(tag: string): string | undefined {
+  return checkCached(tag, validTags, checkTag);
+}
+
 function policyOf(policy: Policy): DomainPolicy | undefined {
   if (policy === Policy.POLICY_DROP) return 'drop';
   if (policy === Policy.POLICY_IGNORE) return 'ignore';
   return undefined;
 }
 
-function versionFromWire(v: RecordVersion | undefined, at: string, violations: ViolationCollector): Version | undefined {
+function versionFromWire(v: RecordVersion | undefined, add: (name: string, message: string | undefined) => void): Version | undefined {
   if (v === undefined) {
-    violations.add(at, 'is required');
+    add('version', 'is required');
     return undefined;
   }
-  const before = violations.violations.length;
-  violations.add(`${at}.wall_ms`, Number.isSafeInteger(v.wallMs) && v.wallMs > 0 ? undefined : 'must be a positive number of ms since the UNIX epoch');
-  violations.add(`${at}.counter`, Number.isInteger(v.counter) && v.counter >= 0 && v.counter <= MAX_COUNTER ? undefined : 'must be a uint32');
-  violations.add(`${at}.origin`, checkNodeId(v.origin));
-  if (violations.violations.length > before) return undefined;
-  return { wallMs: v.wallMs, counter: v.counter, origin: v.origin };
+  let ok = true;
+  if (!(Number.isSafeInteger(v.wallMs) && v.wallMs > 0)) {
+    ok = false;
+    add('version.wall_ms', 'must be a positive number of ms since the UNIX epoch');
+  }
+  if (!(Number.isInteger(v.counter) && v.counter >= 0 && v.counter <= MAX_COUNTER)) {
+    ok = false;
+    add('version.counter', 'must be a uint32');
+  }
+  const origin = checkNodeIdCached(v.origin);
+  if (origin !== undefined) {
+    ok = false;
+    add('version.origin', origin);
+  }
+  return ok ? { wallMs: v.wallMs, counter: v.counter, origin: v.origin } : undefined;
 }
 
 function checkSeconds(value: number): string | undefined {

@@ -3,7 +3,7 @@
 import test from 'ava';
 import fc from 'fast-check';
 import type { ReplicatedRecord } from '../../../src/domain/replicated-record.js';
-import { BucketDigests, bucketOfKey } from '../../../src/replication/core/bucket-digests.js';
+import { BucketDigests, bucketAndKeyId, bucketOfKey, keyId } from '../../../src/replication/core/bucket-digests.js';
 import { live, tomb, v } from './fixtures.js';
 
 const NOW = 1_700_000_000_000;
@@ -115,4 +115,23 @@ test('update cost for 262,144 records (logged, not asserted)', (t) => {
   const allMs = Number(process.hrtime.bigint() - start2) / 1e6;
   t.log(`262,144 adds: ${addMs.toFixed(1)} ms (${((addMs * 1e6) / 262_144).toFixed(0)} ns/record); all() + differing(): ${allMs.toFixed(2)} ms`);
   t.deepEqual(diff, []);
+});
+
+test('bucketAndKeyId computes bucketOfKey and keyId of "policy cidr" in one pass', (t) => {
+  fc.assert(
+    fc.property(fc.constantFrom('drop', 'ignore'), fc.string({ maxLength: 43 }), fc.integer({ min: 1, max: 1 << 20 }), (policy, cidr, buckets) => {
+      const out = new Uint32Array(3);
+      const id = new Uint32Array(2);
+      bucketAndKeyId(policy, cidr, buckets, out);
+      keyId(`${policy} ${cidr}`, id);
+      t.is(out[0], bucketOfKey(`${policy} ${cidr}`, buckets));
+      t.deepEqual([out[1], out[2]], [id[0], id[1]]);
+    }),
+    { numRuns: 300 },
+  );
+  const a = new Uint32Array(2);
+  const b = new Uint32Array(2);
+  keyId('drop 10.0.0.0/8', a);
+  keyId('drop 10.0.0.0/9', b);
+  t.notDeepEqual([...a], [...b]);
 });

@@ -46,6 +46,8 @@ interface Scenario {
   readonly keyHashBits: number;
   /** Every third node announces protocol 1 (its links fall back to full snapshots). */
   readonly mixedVersions: boolean;
+  /** Sessions handle the next message before a merge is durable (as the gRPC link does). */
+  readonly pipelineMerges: boolean;
   readonly maxChunkBytes: number;
   readonly window: number;
   readonly ops: readonly Op[];
@@ -126,7 +128,7 @@ class Simulation {
     const [na, nb] = [this.node(link.a), this.node(link.b)];
     const sessions: MeshSession[] = [];
     const version = (i: number): { protocolVersion?: number } => (this.s.mixedVersions && i % 3 === 2 ? { protocolVersion: 1 } : {});
-    const common = { maxUnackedChunks: this.s.window, keyHashBits: this.s.keyHashBits };
+    const common = { maxUnackedChunks: this.s.window, keyHashBits: this.s.keyHashBits, pipelineMerges: this.s.pipelineMerges };
     const sa = new MeshSession(na.hub, (m) => this.transmit(link, generation, () => sessions[1], m), { expectedPeerNodeId: nb.id, ...common, ...version(link.a) });
     const sb = new MeshSession(nb.hub, (m) => this.transmit(link, generation, () => sessions[0], m), { expectedPeerNodeId: na.id, ...common, ...version(link.b) });
     sessions.push(sa, sb);
@@ -329,6 +331,7 @@ const scenarioArb = (topology: fc.Arbitrary<Topology>, maxOps: number): fc.Arbit
     mixedBucketCounts: fc.boolean(),
     keyHashBits: fc.constantFrom(32, 32, 2, 1),
     mixedVersions: fc.boolean(),
+    pipelineMerges: fc.boolean(),
     maxChunkBytes: fc.constantFrom(400, 1200, 1024 * 1024),
     window: fc.integer({ min: 1, max: 8 }),
     ops: fc.array(opArb(20_000), { minLength: 5, maxLength: maxOps, size: 'max' }),
