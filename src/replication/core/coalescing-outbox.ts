@@ -26,6 +26,8 @@ export class CoalescingOutbox {
   private nextSeq = 1;
   /** Puts that replaced a record still pending (the coalescing at work). */
   folded = 0;
+  /** Pending records dropped because the peer sent the same or a newer version (see discardCovered). */
+  covered = 0;
 
   /** @param maxChunkRecords most records per chunk, whatever the byte budget. */
   constructor(private readonly maxChunkRecords = Number.POSITIVE_INFINITY) {}
@@ -45,6 +47,18 @@ export class CoalescingOutbox {
       this.folded++;
       this.pending.set(key, newerRecord(current, record));
     }
+  }
+
+  /**
+   * The peer sent us `record`, so it holds that version of the key or a newer one: a
+   * pending record of the key that is not newer would change nothing there and is
+   * dropped (in a mesh, the relay of a record the peer got from its origin too).
+   */
+  discardCovered(record: ReplicatedRecord, key: string = recordKey(record)): void {
+    const current = this.pending.get(key);
+    if (current === undefined || newerRecord(record, current) !== record) return;
+    this.pending.delete(key);
+    this.covered++;
   }
 
   get pendingKeys(): number {

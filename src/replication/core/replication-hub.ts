@@ -162,11 +162,15 @@ export class ReplicationHub {
 
   /**
    * Records that came in over `linkId`: the clock moves past their versions, the
-   * store merges them, and those that changed local state go to every other link.
-   * Resolves with those changed records.
+   * link's own pending records that they cover are dropped, the store merges them,
+   * and those that changed local state go to every other link. Resolves with those
+   * changed records.
    */
   async receive(linkId: string, records: readonly ReplicatedRecord[]): Promise<readonly ReplicatedRecord[]> {
     for (const record of records) this.options.hlc.observe(recordVersion(record));
+    // What the peer just sent, it has: our pending copies of those versions need not go back.
+    const back = this.outboxes.get(linkId);
+    if (back !== undefined && back.pendingKeys > 0) for (const record of records) back.discardCovered(record);
     const changed = await this.options.store.mergeRemote(records);
     if (changed.length > 0) {
       for (const [id, outbox] of this.outboxes) {

@@ -107,3 +107,16 @@ test('property: bounded by distinct keys, and every key is delivered at its newe
     { numRuns: 200 },
   );
 });
+
+test('discardCovered drops a pending record the peer already holds (same or newer version), never a newer one', (t) => {
+  const o = new CoalescingOutbox();
+  o.put(live('10.0.0.0/8', v(NOW + 1)));
+  o.put(live('10.1.0.0/16', v(NOW + 5)));
+  o.put(live('10.2.0.0/16', v(NOW)));
+  o.discardCovered(live('10.0.0.0/8', v(NOW + 1))); // same version: the peer has it
+  o.discardCovered(tomb('10.1.0.0/16', v(NOW + 2))); // older than ours: still needed
+  o.discardCovered(tomb('10.2.0.0/16', v(NOW + 9))); // newer: ours would change nothing
+  o.discardCovered(live('10.3.0.0/16', v(NOW))); // not pending: nothing to do
+  t.is(o.covered, 2);
+  t.deepEqual(o.takeChunk(1 << 20)?.records.map(describe), [describe(live('10.1.0.0/16', v(NOW + 5)))]);
+});

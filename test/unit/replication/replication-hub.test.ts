@@ -130,3 +130,20 @@ test('delta chunks hold at most maxDeltaChunkRecords records', (t) => {
   for (let chunk = x.takeChunk(1 << 20); chunk !== undefined; chunk = x.takeChunk(1 << 20)) sizes.push(chunk.records.length);
   t.deepEqual(sizes, [4, 4, 2]);
 });
+
+test('records received from a link cancel that link\'s pending copies of the same versions (no echo in a mesh)', async (t) => {
+  const { hub, store, hlc } = setup();
+  hub.start();
+  const x = hub.openOutbox('x');
+  const y = hub.openOutbox('y');
+  const fromZ = live('10.0.0.0/8', v(NOW + 10, 0, 'z'));
+  await hub.receive('z', [fromZ]); // relayed: pending for x and y
+  t.is(x.pendingKeys, 1);
+  await hub.receive('x', [fromZ]); // x got it from z too
+  t.is(x.pendingKeys, 0);
+  t.is(x.covered, 1);
+  t.is(y.pendingKeys, 1);
+  store.applyLocal(live('10.0.0.0/8', hlc.next())); // newer local write: must still reach x
+  await hub.receive('x', [fromZ]);
+  t.is(x.pendingKeys, 1);
+});
