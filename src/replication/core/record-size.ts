@@ -11,7 +11,13 @@ const RECORD_OVERHEAD_BYTES = 160;
 /** Envelope of one chunk message (seq, phase, stream framing). */
 export const CHUNK_OVERHEAD_BYTES = 64;
 
+/** Exact UTF-8 length for ASCII (every validated field: cidr, policy, tag, node ids, source) without scanning twice. */
 function utf8Bytes(text: string): number {
+  return text.length;
+}
+
+/** Metadata is free text: measured exactly. */
+function textBytes(text: string): number {
   return Buffer.byteLength(text, 'utf8');
 }
 
@@ -31,8 +37,8 @@ export function estimateRecordBytes(record: ReplicatedRecord): number {
     utf8Bytes(e.version.origin) +
     utf8Bytes(e.source);
   if (e.metadata !== undefined) {
-    bytes += 16 + utf8Bytes(e.metadata.kind) + utf8Bytes(e.metadata.detail);
-    if (e.metadata.extra !== undefined) bytes += 16 + utf8Bytes(JSON.stringify(e.metadata.extra));
+    bytes += 16 + textBytes(e.metadata.kind) + textBytes(e.metadata.detail);
+    if (e.metadata.extra !== undefined) bytes += 16 + textBytes(JSON.stringify(e.metadata.extra));
   }
   return bytes;
 }

@@ -12,7 +12,7 @@ import { MeshSession, type MeshSessionStatus } from '../core/mesh-session.js';
 import type { ReplicationHub } from '../core/replication-hub.js';
 import type { Scheduler } from '../core/scheduler.js';
 import { LinkUnavailableError } from './errors.js';
-import { meshFromWire, meshToWire } from './mesh-message-codec.js';
+import { encodeMeshMessage, meshFromWire } from './mesh-message-codec.js';
 import { MessageQueue } from './message-queue.js';
 
 export type LinkDirection = 'outbound' | 'inbound';
@@ -60,7 +60,7 @@ export class MeshLink {
       options.hub,
       (message) => {
         if (this.outgoing.closed) return 0;
-        const bytes = SyncMessage.encode(meshToWire(message)).finish();
+        const bytes = encodeMeshMessage(message);
         this.outgoing.push(bytes);
         return bytes.length;
       },

@@ -1,11 +1,12 @@
 // Converts the core's MeshMessage to and from the PeeringService wire message, and
 // checks every received message (an unknown or empty oneof, a bad seq, a torn digest
 // array or a bad record is an INVALID_ARGUMENT that ends the stream, never a crash).
+import { BinaryWriter } from '@bufbuild/protobuf/wire';
 import { checkNodeId } from '../../config/node-id.js';
 import { InvalidArgumentError } from '../../domain/errors.js';
-import { SyncPhase, type SyncMessage } from '../../generated/couic/v1/peering.js';
+import { SyncMessage, SyncPhase } from '../../generated/couic/v1/peering.js';
 import type { MeshMessage, RecordsPhase } from '../core/mesh-session.js';
-import { recordsFromWire, recordToWire } from './record-codec.js';
+import { recordsFromWire, recordToWire, writeRecord } from './record-codec.js';
 import { summariesFromWire, summariesToWire } from './summary-codec.js';
 
 /** More buckets than any sane configuration; bounds the digest array a peer can make us allocate. */
@@ -40,6 +41,26 @@ export function meshToWire(message: MeshMessage): SyncMessage {
     case 'ack':
       return { message: { $case: 'ack', value: { seq: message.seq } } };
   }
+}
+
+/**
+ * The encoded SyncMessage. Records chunks (nearly all the bytes) are written straight
+ * from the domain records, without an intermediate wire object per record; the
+ * bytes are the same as SyncMessage.encode(meshToWire(message)).
+ */
+export function encodeMeshMessage(message: MeshMessage): Uint8Array {
+  if (message.type !== 'records') return SyncMessage.encode(meshToWire(message)).finish();
+  const w = new BinaryWriter();
+  w.uint32(26).fork(); // SyncMessage.records
+  if (message.seq !== 0) w.uint32(8).uint64(message.seq);
+  w.uint32(16).int32(message.phase === 'reconcile' ? SyncPhase.SYNC_PHASE_RECONCILE : SyncPhase.SYNC_PHASE_DELTA);
+  for (const record of message.records) {
+    w.uint32(26).fork();
+    writeRecord(w, record);
+    w.join();
+  }
+  w.join();
+  return w.finish();
 }
 
 /** Validates a received wire message; throws InvalidArgumentError naming the field. */

@@ -10,7 +10,8 @@ import type { ReplicatedRecord } from '../../domain/replicated-record.js';
 import { checkTag } from '../../domain/validation.js';
 import type { Version } from '../../domain/version.js';
 import { checkNodeId } from '../../config/node-id.js';
-import { Policy } from '../../generated/couic/v1/entry.js';
+import type { BinaryWriter } from '@bufbuild/protobuf/wire';
+import { Metadata, Policy } from '../../generated/couic/v1/entry.js';
 import type { RecordVersion, ReplicatedRecord as WireRecord } from '../../generated/couic/v1/peering.js';
 
 /** Same bound as the rules API (api/rule-request.ts). */
@@ -55,6 +56,34 @@ export function recordToWire(record: ReplicatedRecord): WireRecord {
         : { kind: entry.metadata.kind, detail: entry.metadata.detail, extra: entry.metadata.extra },
     deletedExpiration: 0,
   };
+}
+
+/** Writes the fields of one ReplicatedRecord message (as ReplicatedRecord.encode would, same order and defaults). */
+export function writeRecord(w: BinaryWriter, record: ReplicatedRecord): void {
+  const live = record.kind === 'live' ? record.entry : undefined;
+  const policy = live?.policy ?? (record as { policy: DomainPolicy }).policy;
+  w.uint32(8).int32(POLICY_TO_WIRE[policy]);
+  const cidr = live?.cidr.text ?? (record as { cidr: { text: string } }).cidr.text;
+  if (cidr !== '') w.uint32(18).string(cidr);
+  const version = live?.version ?? (record as { version: Version }).version;
+  w.uint32(26).fork();
+  if (version.wallMs !== 0) w.uint32(8).int64(version.wallMs);
+  if (version.counter !== 0) w.uint32(16).uint32(version.counter);
+  if (version.origin !== '') w.uint32(26).string(version.origin);
+  w.join();
+  if (record.kind === 'tombstone') {
+    w.uint32(32).bool(true);
+    if (record.deletedExpiration !== 0) w.uint32(80).int64(record.deletedExpiration);
+    return;
+  }
+  const e = record.entry;
+  if (e.tag !== '') w.uint32(42).string(e.tag);
+  if (e.expiration !== 0) w.uint32(48).int64(e.expiration);
+  if (e.createdAt !== 0) w.uint32(56).int64(e.createdAt);
+  if (e.originNode !== '') w.uint32(66).string(e.originNode);
+  if (e.metadata !== undefined) {
+    Metadata.encode({ kind: e.metadata.kind, detail: e.metadata.detail, extra: e.metadata.extra }, w.uint32(74).fork()).join();
+  }
 }
 
 /**

@@ -9,6 +9,7 @@ import type { ReplicatedRecord } from '../../../src/domain/replicated-record.js'
 import { Policy } from '../../../src/generated/couic/v1/entry.js';
 import { SyncMessage, SyncPhase, type ReplicatedRecord as WireRecord } from '../../../src/generated/couic/v1/peering.js';
 import { CHUNK_OVERHEAD_BYTES, estimateRecordBytes } from '../../../src/replication/core/record-size.js';
+import { encodeMeshMessage, meshToWire } from '../../../src/replication/mesh/mesh-message-codec.js';
 import { recordsFromWire, recordToWire } from '../../../src/replication/mesh/record-codec.js';
 
 const version = { wallMs: 1_700_000_000_123, counter: 7, origin: 'node-a' };
@@ -138,6 +139,16 @@ const recordArb: fc.Arbitrary<ReplicatedRecord> = fc.oneof(
     deletedExpiration: fc.integer({ min: 0, max: 2 ** 40 }),
   }),
 );
+
+test('records chunks encoded straight from domain records are byte-identical to the generated encoder', (t) => {
+  fc.assert(
+    fc.property(fc.array(recordArb, { maxLength: 30 }), fc.integer({ min: 1, max: 2 ** 40 }), fc.boolean(), (records, seq, reconcile) => {
+      const message = { type: 'records' as const, seq, phase: reconcile ? ('reconcile' as const) : ('delta' as const), records };
+      t.deepEqual(Buffer.from(encodeMeshMessage(message)), Buffer.from(SyncMessage.encode(meshToWire(message)).finish()));
+    }),
+    { numRuns: 300 },
+  );
+});
 
 test('the core size estimate is never below the real encoding of a chunk', (t) => {
   fc.assert(
