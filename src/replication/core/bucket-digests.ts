@@ -36,6 +36,12 @@ class Hasher64 {
   lo = SEED_LO;
   hi = SEED_HI;
 
+  reset(): this {
+    this.lo = SEED_LO;
+    this.hi = SEED_HI;
+    return this;
+  }
+
   word(w: number): void {
     this.lo = mixWord(this.lo, w);
     // The second lane sees a different transform of the same input, so the lanes do not correlate.
@@ -57,6 +63,9 @@ class Hasher64 {
     if (i < length) this.word(s.charCodeAt(i));
   }
 }
+
+/** One hasher reused by recordHash (single-threaded, never re-entered). */
+const HASHER = new Hasher64();
 
 /** Stable bucket of a key: a function of the key text only, identical on every node. */
 export function bucketOfKey(key: string, bucketCount: number): number {
@@ -111,9 +120,9 @@ export function bucketAndKeyId(policy: string, cidrText: string, bucketCount: nu
  * and tag + expiration (live) or the deleted entry's expiration (tombstone).
  * Written into out[0] (low 32 bits) and out[1] (high 32 bits).
  */
-export function recordHash(record: ReplicatedRecord, out: Uint32Array): void {
-  const h = new Hasher64();
-  h.string(recordKey(record));
+export function recordHash(record: ReplicatedRecord, out: Uint32Array, key: string = recordKey(record)): void {
+  const h = HASHER.reset();
+  h.string(key);
   if (record.kind === 'live') {
     const { version, tag, expiration } = record.entry;
     h.word(1);
@@ -164,8 +173,16 @@ export class BucketDigests {
   }
 
   apply(change: RecordChange): void {
-    if (change.before !== undefined) this.toggle(change.before);
-    if (change.after !== undefined) this.toggle(change.after);
+    const { before, after } = change;
+    if (before === undefined) {
+      if (after !== undefined) this.toggle(after);
+      return;
+    }
+    // Same key before and after: one bucket lookup for both.
+    const key = recordKey(before);
+    const bucket = this.bucketOf(key);
+    this.toggleIn(bucket, key, before);
+    if (after !== undefined) this.toggleIn(bucket, key, after);
   }
 
   /** The digest of one bucket. */
@@ -193,8 +210,12 @@ export class BucketDigests {
   }
 
   private toggle(record: ReplicatedRecord): void {
-    const bucket = this.bucketOf(recordKey(record));
-    recordHash(record, this.scratch);
+    const key = recordKey(record);
+    this.toggleIn(this.bucketOf(key), key, record);
+  }
+
+  private toggleIn(bucket: number, key: string, record: ReplicatedRecord): void {
+    recordHash(record, this.scratch, key);
     this.lo[bucket] = (this.lo[bucket] ?? 0) ^ (this.scratch[0] ?? 0);
     this.hi[bucket] = (this.hi[bucket] ?? 0) ^ (this.scratch[1] ?? 0);
   }
