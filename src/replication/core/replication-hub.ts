@@ -18,7 +18,7 @@ export const DEFAULT_MAX_CHUNK_BYTES = 1024 * 1024;
  * Most records per delta chunk: a flush under load is cut into a few chunks, so the
  * peer decodes, merges and shows the first ones while the rest are still on the wire.
  */
-export const DEFAULT_MAX_DELTA_CHUNK_RECORDS = 100_000;
+export const DEFAULT_MAX_DELTA_CHUNK_RECORDS = 512;
 export const DEFAULT_TOMBSTONE_LIFETIME_MS = 24 * 3600 * 1000;
 export const DEFAULT_GC_INTERVAL_MS = 60 * 1000;
 
