@@ -76,14 +76,16 @@ export class ChangeFeed {
     return formatCursor(this.feedId, this.seq);
   }
 
-  record(changes: readonly RecordChange[], origin: RecordChangeOrigin): void {
+  /** keys: each change's record key, when the caller has them (same order as changes). */
+  record(changes: readonly RecordChange[], origin: RecordChangeOrigin, keys?: readonly (string | undefined)[]): void {
     if (changes.length === 0) return;
     // Built only for subscribers: the feed itself keeps one change per key.
     const out: FeedChange[] | undefined = this.listeners.size > 0 ? [] : undefined;
-    for (const change of changes) {
+    for (let i = 0; i < changes.length; i++) {
+      const change = changes[i] as RecordChange;
       const record = change.after ?? change.before;
       if (record === undefined) continue;
-      const key = recordKey(record);
+      const key = keys?.[i] ?? recordKey(record);
       const seq = ++this.seq;
       this.latest.delete(key);
       if (change.after === undefined) {

@@ -200,22 +200,24 @@ export class ReplicationHub {
   }
 
   private onChanges(changes: readonly RecordChange[], origin: RecordChangeOrigin): void {
-    for (const change of changes) this.digests.apply(change);
+    // One key per change, shared by every outbox and the feed.
+    const keys: (string | undefined)[] = new Array<string | undefined>(changes.length);
+    for (let i = 0; i < changes.length; i++) {
+      const change = changes[i] as RecordChange;
+      this.digests.apply(change);
+      const record = change.after ?? change.before;
+      keys[i] = record === undefined ? undefined : recordKey(record);
+    }
     if (origin === 'local' && this.outboxes.size > 0) {
-      // One key per change, shared by every outbox.
-      const records: ReplicatedRecord[] = [];
-      const keys: string[] = [];
-      for (const change of changes) {
-        if (change.after === undefined) continue;
-        records.push(change.after);
-        keys.push(recordKey(change.after));
-      }
       for (const [linkId, outbox] of this.outboxes) {
-        for (let i = 0; i < records.length; i++) outbox.put(records[i] as ReplicatedRecord, keys[i]);
+        for (let i = 0; i < changes.length; i++) {
+          const after = (changes[i] as RecordChange).after;
+          if (after !== undefined) outbox.put(after, keys[i]);
+        }
         this.scheduleFlush(linkId);
       }
     }
-    this.feed.record(changes, origin);
+    this.feed.record(changes, origin, keys);
   }
 
   /** Arms the link's next flush if records are pending and none is armed (see onFlush). */
