@@ -10,6 +10,7 @@
 // For trials, COUIC_BENCH_PROPAGATION_RATES="10000:10,1000:5" (rules/s:seconds, comma
 // separated) replaces the rates of the chosen mode.
 import type { CouicClients } from '../src/cli/connection.js';
+import { parseCidr } from '../src/domain/cidr.js';
 import { Policy, type RuleSpec } from '../src/generated/couic/v1/entry.js';
 import { runCli, type RunOptions, type Scenario } from './lib/cli.js';
 import { isMain } from './lib/is-main.js';
@@ -110,9 +111,11 @@ async function measureRate(
     const due = started + tick * sizes.tickMs;
     const wait = due - performance.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    const rules: RuleSpec[] = specs.take('v4', perTick);
+    // Families alternate per call: 30 s at 10,000 rules/s is more than one family's capacity (262,144).
+    const rules: RuleSpec[] = specs.take(tick % 2 === 0 ? 'v4' : 'v6', perTick);
     const at = performance.now();
-    for (const rule of rules) sentAt.set(rule.cidr, at);
+    // Keyed by the canonical text the Watch reports (IPv6 specs are not written canonically).
+    for (const rule of rules) sentAt.set(parseCidr(rule.cidr).text, at);
     calls.push(api.rules.addRules({ rules }));
   }
   await Promise.all(calls);
@@ -188,7 +191,7 @@ export async function runPropagation(sizes: PropagationSizes, options: RunOption
               `${formatInt(run.rulesPerSecond)} rules/s: ${formatInt(run.sent)} rules sent (achieved ${formatInt(run.achievedPerSecond)}/s), ` +
               `lost: ${NAMES.map((n) => `${n} ${run.lost[n] ?? 0}`).join(', ')}`,
           ),
-          `3 nodes, full mesh over mTLS on loopback (node1->node2, node1->node3, node2->node3), flush interval 250 ms (default); AddRules every ${sizes.tickMs} ms on node1's Unix socket; latency from the AddRules call to the upsert on a Watch stream (one per node, this process's clock); daemons log at warn`,
+          `3 nodes, full mesh over mTLS on loopback (node1->node2, node1->node3, node2->node3), flush interval 250 ms (default); AddRules every ${sizes.tickMs} ms on node1's Unix socket (IPv4 and IPv6 host rules alternating per call); latency from the AddRules call to the upsert on a Watch stream (one per node, this process's clock); daemons log at warn`,
         ],
       };
     } finally {
