@@ -48,6 +48,8 @@ export class ReplicationHub {
   readonly tombstoneLifetimeMs: number;
   readonly gcIntervalMs: number;
   private readonly outboxes = new Map<string, CoalescingOutbox>();
+  /** Per link whose far end is one node (a mesh peer): that node's id. */
+  private readonly linkPeers = new Map<string, string>();
   private readonly flushListeners = new Map<string, Set<() => void>>();
   /** Per link: when it last flushed, and the armed flush timer if any. */
   private readonly flushState = new Map<string, LinkFlushState>();
@@ -108,11 +110,17 @@ export class ReplicationHub {
     }
   }
 
-  /** A fresh, empty outbox for a link (reconciliation covers what exists already). Replaces any previous one. */
-  openOutbox(linkId: string): CoalescingOutbox {
+  /**
+   * A fresh, empty outbox for a link (reconciliation covers what exists already).
+   * Replaces any previous one. peerNodeId: the node at the far end, when the link
+   * is one node (a mesh peer): records written by that node are not relayed back to it.
+   */
+  openOutbox(linkId: string, options: { readonly peerNodeId?: string } = {}): CoalescingOutbox {
     const outbox = new CoalescingOutbox(this.maxDeltaChunkRecords);
     this.outboxes.get(linkId)?.clear();
     this.outboxes.set(linkId, outbox);
+    if (options.peerNodeId !== undefined) this.linkPeers.set(linkId, options.peerNodeId);
+    else this.linkPeers.delete(linkId);
     // A new connection starts idle: its first deltas go out without waiting an interval.
     const state = this.flushState.get(linkId);
     if (state !== undefined) state.lastFlushAtMs = Number.NEGATIVE_INFINITY;
@@ -125,6 +133,7 @@ export class ReplicationHub {
     if (current === undefined || (outbox !== undefined && current !== outbox)) return;
     current.clear();
     this.outboxes.delete(linkId);
+    this.linkPeers.delete(linkId);
     this.flushState.get(linkId)?.cancel?.();
     this.flushState.delete(linkId);
   }
@@ -175,7 +184,10 @@ export class ReplicationHub {
     if (changed.length > 0) {
       for (const [id, outbox] of this.outboxes) {
         if (id === linkId) continue;
-        for (const record of changed) outbox.put(record);
+        // The writer of a record has it (or something newer): no echo back to its origin
+        // (a node that lost its own write gets it back from the reconciliation on reconnect).
+        const peer = this.linkPeers.get(id);
+        for (const record of changed) if (peer === undefined || recordVersion(record).origin !== peer) outbox.put(record);
         this.scheduleFlush(id);
       }
     }

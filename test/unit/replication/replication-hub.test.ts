@@ -147,3 +147,17 @@ test('records received from a link cancel that link\'s pending copies of the sam
   await hub.receive('x', [fromZ]);
   t.is(x.pendingKeys, 1);
 });
+
+test('a received record is not relayed back to the node that wrote it', async (t) => {
+  const { hub } = setup();
+  hub.start();
+  const a = hub.openOutbox('a', { peerNodeId: 'a' });
+  const b = hub.openOutbox('b', { peerNodeId: 'b' });
+  const bus = hub.openOutbox('bus');
+  await hub.receive('b', [live('10.0.0.0/8', v(NOW + 10, 0, 'a'))]); // a's write, relayed by b
+  t.is(a.pendingKeys, 0);
+  t.is(bus.pendingKeys, 1);
+  await hub.receive('bus', [live('10.1.0.0/16', v(NOW + 10, 0, 'c'))]);
+  t.is(a.pendingKeys, 1);
+  t.is(b.pendingKeys, 1);
+});
