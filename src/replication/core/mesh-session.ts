@@ -231,7 +231,7 @@ export class MeshSession {
     }
     this.peerNodeId = nodeId;
     this.fullSnapshot = protocolVersion !== this.protocolVersion || bucketCount !== this.hub.digests.bucketCount;
-    this.outbox = this.hub.openOutbox(nodeId);
+    this.outbox = this.hub.openOutbox(nodeId, { peerNodeId: nodeId });
     this.unsubscribeFlush = this.hub.onFlush(nodeId, () => this.flushDeltas());
     const digests = this.bufferedDigests;
     this.bufferedDigests = undefined;
