@@ -12,6 +12,9 @@ export interface OutboxChunk {
   readonly bytes: number;
 }
 
+/** A large pending set goes out in this many chunks (at least chunkRecords each). */
+export const DELTA_SPLIT = 4;
+
 interface InFlight {
   readonly seq: number;
   readonly record: ReplicatedRecord;
@@ -29,8 +32,12 @@ export class CoalescingOutbox {
   /** Pending records dropped because the peer sent the same or a newer version (see discardCovered). */
   covered = 0;
 
-  /** @param maxChunkRecords most records per chunk, whatever the byte budget. */
-  constructor(private readonly maxChunkRecords = Number.POSITIVE_INFINITY) {}
+  /**
+   * @param chunkRecords records per chunk while little is pending: what is pending is
+   * cut into chunks of this size, or into DELTA_SPLIT chunks once more is pending (a
+   * backlog then moves in fewer, larger chunks: the peer's window counts chunks).
+   */
+  constructor(private readonly chunkRecords = Number.POSITIVE_INFINITY) {}
 
   /** Queues a record (key: its recordKey, when the caller has it); a pending or in-flight record of the same key is kept only if newer. */
   put(record: ReplicatedRecord, key: string = recordKey(record)): void {
@@ -89,17 +96,19 @@ export class CoalescingOutbox {
 
   /**
    * Moves pending records, oldest first, into a new in-flight chunk whose estimated
-   * size stays <= maxBytes and count <= maxChunkRecords (at least one record, so an
-   * oversized record cannot stall the link). Undefined when nothing is pending.
+   * size stays <= maxBytes and count <= max(chunkRecords, pending / DELTA_SPLIT) (at
+   * least one record, so an oversized record cannot stall the link). Undefined when
+   * nothing is pending.
    */
   takeChunk(maxBytes: number): OutboxChunk | undefined {
     if (this.pending.size === 0) return undefined;
+    const maxRecords = Math.max(this.chunkRecords, Math.ceil(this.pending.size / DELTA_SPLIT));
     const seq = this.allocateSeq();
     const records: ReplicatedRecord[] = [];
     const keys: string[] = [];
     let bytes = CHUNK_OVERHEAD_BYTES;
     for (const [key, record] of this.pending) {
-      if (records.length >= this.maxChunkRecords) break;
+      if (records.length >= maxRecords) break;
       const size = estimateRecordBytes(record);
       if (records.length > 0 && bytes + size > maxBytes) break;
       records.push(record);

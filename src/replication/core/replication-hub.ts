@@ -15,10 +15,11 @@ import type { Scheduler } from './scheduler.js';
 export const DEFAULT_FLUSH_INTERVAL_MS = 250;
 export const DEFAULT_MAX_CHUNK_BYTES = 1024 * 1024;
 /**
- * Most records per delta chunk: a flush under load is cut into a few chunks, so the
- * peer decodes, merges and shows the first ones while the rest are still on the wire.
+ * Delta chunk size while little is pending: a flush under load is cut into a few
+ * chunks, so the peer decodes, merges and shows the first ones while the rest are
+ * still on the wire (a backlog goes out in larger chunks, see CoalescingOutbox).
  */
-export const DEFAULT_MAX_DELTA_CHUNK_RECORDS = 512;
+export const DEFAULT_DELTA_CHUNK_RECORDS = 512;
 export const DEFAULT_TOMBSTONE_LIFETIME_MS = 24 * 3600 * 1000;
 export const DEFAULT_GC_INTERVAL_MS = 60 * 1000;
 
@@ -29,8 +30,8 @@ export interface ReplicationHubOptions {
   readonly scheduler: Scheduler;
   readonly flushIntervalMs?: number;
   readonly maxChunkBytes?: number;
-  /** Most records per delta chunk (see DEFAULT_MAX_DELTA_CHUNK_RECORDS). */
-  readonly maxDeltaChunkRecords?: number;
+  /** Delta chunk size while little is pending (see DEFAULT_DELTA_CHUNK_RECORDS). */
+  readonly deltaChunkRecords?: number;
   readonly bucketCount?: number;
   /** Informational here (the store applies it when collecting); kept for status and links. */
   readonly tombstoneLifetimeMs?: number;
@@ -44,7 +45,7 @@ export class ReplicationHub {
   readonly feed: ChangeFeed;
   readonly flushIntervalMs: number;
   readonly maxChunkBytes: number;
-  readonly maxDeltaChunkRecords: number;
+  readonly deltaChunkRecords: number;
   readonly tombstoneLifetimeMs: number;
   readonly gcIntervalMs: number;
   private readonly outboxes = new Map<string, CoalescingOutbox>();
@@ -64,7 +65,7 @@ export class ReplicationHub {
     this.feed = new ChangeFeed(options.feedId);
     this.flushIntervalMs = options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS;
     this.maxChunkBytes = options.maxChunkBytes ?? DEFAULT_MAX_CHUNK_BYTES;
-    this.maxDeltaChunkRecords = Math.max(1, options.maxDeltaChunkRecords ?? DEFAULT_MAX_DELTA_CHUNK_RECORDS);
+    this.deltaChunkRecords = Math.max(1, options.deltaChunkRecords ?? DEFAULT_DELTA_CHUNK_RECORDS);
     this.tombstoneLifetimeMs = options.tombstoneLifetimeMs ?? DEFAULT_TOMBSTONE_LIFETIME_MS;
     this.gcIntervalMs = options.gcIntervalMs ?? DEFAULT_GC_INTERVAL_MS;
   }
@@ -116,7 +117,7 @@ export class ReplicationHub {
    * is one node (a mesh peer): records written by that node are not relayed back to it.
    */
   openOutbox(linkId: string, options: { readonly peerNodeId?: string } = {}): CoalescingOutbox {
-    const outbox = new CoalescingOutbox(this.maxDeltaChunkRecords);
+    const outbox = new CoalescingOutbox(this.deltaChunkRecords);
     this.outboxes.get(linkId)?.clear();
     this.outboxes.set(linkId, outbox);
     if (options.peerNodeId !== undefined) this.linkPeers.set(linkId, options.peerNodeId);

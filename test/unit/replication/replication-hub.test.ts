@@ -118,17 +118,21 @@ test('under steady changes a link flushes at most once per interval, and a spars
   t.deepEqual(flushedAt, [0, 250, 500, 750, 1000, 6000]);
 });
 
-test('delta chunks hold at most maxDeltaChunkRecords records', (t) => {
+test('delta chunks hold deltaChunkRecords records, or a quarter of a larger backlog', (t) => {
   const clock = new ManualClock(NOW);
   const store = new MemoryReplicaStore({ clock, tombstoneLifetimeMs: 60_000 });
   const hlc = new HybridClock(clock, 'me');
-  const hub = new ReplicationHub({ store, hlc, clock, scheduler: new ManualScheduler(clock), maxDeltaChunkRecords: 4 });
+  const hub = new ReplicationHub({ store, hlc, clock, scheduler: new ManualScheduler(clock), deltaChunkRecords: 4 });
   hub.start();
   const x = hub.openOutbox('x');
   for (let i = 0; i < 10; i++) store.applyLocal(live(`10.0.${i}.0/24`, hlc.next()));
   const sizes: number[] = [];
   for (let chunk = x.takeChunk(1 << 20); chunk !== undefined; chunk = x.takeChunk(1 << 20)) sizes.push(chunk.records.length);
   t.deepEqual(sizes, [4, 4, 2]);
+  for (let i = 0; i < 100; i++) store.applyLocal(live(`10.1.${i}.0/24`, hlc.next()));
+  sizes.length = 0;
+  for (let chunk = x.takeChunk(1 << 20); chunk !== undefined; chunk = x.takeChunk(1 << 20)) sizes.push(chunk.records.length);
+  t.deepEqual(sizes, [25, 19, 14, 11, 8, 6, 5, 4, 4, 4]);
 });
 
 test('records received from a link cancel that link\'s pending copies of the same versions (no echo in a mesh)', async (t) => {
