@@ -22,6 +22,14 @@ interface InFlight {
 
 export class CoalescingOutbox {
   private pending = new Map<string, ReplicatedRecord>();
+  /**
+   * Where takeChunk goes on in `pending` (a live Map iterator: it skips removed keys
+   * and sees keys added later). Restarting from the front each time would walk over
+   * the holes deleted keys leave in the Map until its next rehash.
+   */
+  private cursor: Iterator<[string, ReplicatedRecord]> | undefined;
+  /** A key the cursor passed that did not fit in the previous chunk (goes first next time). */
+  private carried: string | undefined;
   /** Per key, the newest record sent and not yet acked (older sends of it are superseded). */
   private readonly inFlightByKey = new Map<string, InFlight>();
   /** Per un-acked chunk, its keys (some may since have been re-sent in a later chunk). */
@@ -107,21 +115,41 @@ export class CoalescingOutbox {
     const records: ReplicatedRecord[] = [];
     const keys: string[] = [];
     let bytes = CHUNK_OVERHEAD_BYTES;
-    for (const [key, record] of this.pending) {
-      if (records.length >= maxRecords) break;
+    while (records.length < maxRecords) {
+      const key = this.nextPendingKey();
+      if (key === undefined) break;
+      const record = this.pending.get(key) as ReplicatedRecord;
       const size = estimateRecordBytes(record);
-      if (records.length > 0 && bytes + size > maxBytes) break;
+      if (records.length > 0 && bytes + size > maxBytes) {
+        this.carried = key;
+        break;
+      }
+      // Out of pending at once: a cursor restarted below must not see it again.
+      this.pending.delete(key);
       records.push(record);
       keys.push(key);
       bytes += size;
     }
     for (let i = 0; i < keys.length; i++) {
-      const key = keys[i] as string;
-      this.pending.delete(key);
-      this.inFlightByKey.set(key, { seq, record: records[i] as ReplicatedRecord });
+      this.inFlightByKey.set(keys[i] as string, { seq, record: records[i] as ReplicatedRecord });
     }
     this.chunks.set(seq, keys);
     return { seq, records, bytes };
+  }
+
+  /** The next pending key in insertion order, the carried one first; undefined at the end. */
+  private nextPendingKey(): string | undefined {
+    const carried = this.carried;
+    this.carried = undefined;
+    if (carried !== undefined && this.pending.has(carried)) return carried;
+    for (let restarted = false; ; restarted = true) {
+      this.cursor ??= this.pending.entries();
+      const next = this.cursor.next();
+      if (next.done !== true) return next.value[0];
+      // Exhausted: a fresh iterator sees only what was added since (all before was taken).
+      this.cursor = undefined;
+      if (restarted || this.pending.size === 0) return undefined;
+    }
   }
 
   /** The peer applied chunk `seq`: forget its records (unless re-sent since). Unknown seqs are ignored. */
@@ -146,12 +174,16 @@ export class CoalescingOutbox {
       merged.set(key, sent === undefined ? record : newerRecord(sent, record));
     }
     this.pending = merged;
+    this.cursor = undefined;
+    this.carried = undefined;
     this.inFlightByKey.clear();
     this.chunks.clear();
   }
 
   clear(): void {
     this.pending.clear();
+    this.cursor = undefined;
+    this.carried = undefined;
     this.inFlightByKey.clear();
     this.chunks.clear();
   }

@@ -120,3 +120,26 @@ test('discardCovered drops a pending record the peer already holds (same or newe
   t.is(o.covered, 2);
   t.deepEqual(o.takeChunk(1 << 20)?.records.map(describe), [describe(live('10.1.0.0/16', v(NOW + 5)))]);
 });
+
+test('chunks taken while puts keep coming (a window of acks) send every key exactly once, in put order', (t) => {
+  const o = new CoalescingOutbox(5);
+  const sent: string[] = [];
+  const inFlight: number[] = [];
+  let n = 0;
+  for (let round = 0; round < 30; round++) {
+    for (let i = 0; i < 23; i++, n++) o.put(live(`10.${n >> 8}.${n & 255}.0/24`, v(NOW + n)));
+    for (;;) {
+      while (inFlight.length < 3) {
+        // A byte budget of about three records: some keys are carried to the next chunk.
+        const chunk = o.takeChunk(64 + 3 * estimateRecordBytes(live('10.0.0.0/24', v(NOW))) + (round % 7));
+        if (chunk === undefined) break;
+        sent.push(...chunk.records.map((r) => recordKey(r)));
+        inFlight.push(chunk.seq);
+      }
+      if (o.pendingKeys === 0) break;
+      for (const seq of inFlight.splice(0, 2)) o.ack(seq);
+    }
+  }
+  t.is(sent.length, n);
+  t.deepEqual(sent, Array.from({ length: n }, (_, i) => `drop 10.${i >> 8}.${i & 255}.0/24`));
+});
