@@ -132,8 +132,9 @@ export class RuleStore implements ReplicaStore {
     for (const record of records) {
       this.hlc.observe(record.kind === 'live' ? record.entry.version : record.version);
       if (collectableAfterMs(record, this.tombstoneLifetimeMs) <= nowMs) continue;
-      if (record.kind === 'live' && !isExpired(record.entry, now)) this.putDynamic(record, tx);
-      else this.dormant.set(recordKey(record), record);
+      const key = recordKey(record);
+      if (record.kind === 'live' && !isExpired(record.entry, now)) this.putDynamic(key, record, tx);
+      else this.dormant.set(key, record);
     }
     await this.commit(tx, []);
   }
@@ -167,11 +168,12 @@ export class RuleStore implements ReplicaStore {
     let added = 0;
     let replaced = 0;
     for (const [key, entry] of batch) {
-      if (this.dynamic.has(key)) replaced++;
+      const current = this.dynamic.get(key);
+      if (current !== undefined) replaced++;
       else added++;
       const record: LiveRecord = { kind: 'live', entry };
-      tx.records.push({ before: this.recordOf(key), after: record });
-      this.putDynamic(record, tx);
+      tx.records.push({ before: current ?? this.dormant.get(key), after: record });
+      this.putDynamic(key, record, tx);
       persisted.push(record);
     }
     await this.commit(tx, persisted);
@@ -239,17 +241,17 @@ export class RuleStore implements ReplicaStore {
       this.hlc.observe(incoming.kind === 'live' ? incoming.entry.version : incoming.version);
       if (collectableAfterMs(incoming, this.tombstoneLifetimeMs) <= nowMs) continue;
       const key = recordKey(incoming);
-      const before = this.recordOf(key);
+      const enforced = this.dynamic.get(key);
+      const before = enforced ?? this.dormant.get(key);
       if (!supersedes(incoming, before)) continue;
       const record = incoming.kind === 'live' ? this.asReceived(incoming) : incoming;
       tx.records.push({ before, after: record });
       changed.push(record);
-      const current = this.dynamic.get(key)?.entry;
       if (record.kind === 'live' && !isExpired(record.entry, now)) {
-        this.putDynamic(record, tx);
+        this.putDynamic(key, record, tx);
         continue;
       }
-      if (current !== undefined) this.removeDynamic(key, current, tx, record.kind === 'live' ? 'expired' : 'deleted');
+      if (enforced !== undefined) this.removeDynamic(key, enforced.entry, tx, record.kind === 'live' ? 'expired' : 'deleted');
       this.dormant.set(key, record);
     }
     await this.commit(tx, changed);
@@ -416,9 +418,8 @@ export class RuleStore implements ReplicaStore {
     return entry.source === source ? record : { kind: 'live', entry: { ...entry, source } };
   }
 
-  private putDynamic(record: LiveRecord, tx: Transaction): void {
+  private putDynamic(key: string, record: LiveRecord, tx: Transaction): void {
     const { entry } = record;
-    const key = ruleKey(entry.policy, entry.cidr);
     const before = this.effectiveOf(key);
     this.dormant.delete(key);
     this.dynamic.set(key, record);
@@ -445,13 +446,13 @@ export class RuleStore implements ReplicaStore {
     if (after !== undefined) {
       if (before === undefined) this.counts[after.policy][after.cidr.family]++;
       this.effective[after.policy].set(after.cidr, after);
-      tx.upserts.set(key, { policy: after.policy, cidr: after.cidr, tag: after.tag });
+      tx.upserts.set(key, after); // an entry is a DataPlaneRule (policy, cidr, tag)
       tx.removals.delete(key);
       tx.changes.push({ type: 'put', entry: after });
     } else if (before !== undefined) {
       this.counts[before.policy][before.cidr.family]--;
       this.effective[before.policy].delete(before.cidr);
-      tx.removals.set(key, { policy: before.policy, cidr: before.cidr });
+      tx.removals.set(key, before);
       tx.upserts.delete(key);
       tx.changes.push({ type: 'delete', entry: expired ?? before, reason: expired !== undefined ? 'expired' : 'deleted' });
     }
