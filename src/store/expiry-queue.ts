@@ -1,5 +1,6 @@
 // Min-heap of (expiration, key) so the sweeper touches only what is due, not the
-// whole store. Stale items (entry replaced or deleted since) are dropped on pop.
+// whole store. Stale items (entry replaced or deleted since) are skipped by the caller
+// when due; it holds keys, not entries, so replaced entries are not kept alive.
 export interface ExpiryItem<T> {
   readonly expiration: number;
   readonly ref: T;

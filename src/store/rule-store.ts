@@ -97,7 +97,8 @@ export class RuleStore implements ReplicaStore {
     ignore: new LpmTable(),
   };
   private readonly counts: Counts = { drop: { 4: 0, 6: 0 }, ignore: { 4: 0, 6: 0 } };
-  private readonly expiry = new ExpiryQueue<VersionedEntry>();
+  /** (expiration, key) of enforced entries; items of replaced entries are skipped when due. */
+  private readonly expiry = new ExpiryQueue<string>();
   private readonly listeners: StoreListener[] = [];
   private readonly recordListeners: RecordListener[] = [];
   private readonly capacity: Readonly<Record<Policy, number>>;
@@ -335,11 +336,11 @@ export class RuleStore implements ReplicaStore {
     const due = this.expiry.popDue(now);
     if (due.length === 0) return 0;
     const tx = new Transaction('local');
-    for (const { ref } of due) {
-      const key = ruleKey(ref.policy, ref.cidr);
+    for (const { expiration, ref: key } of due) {
       const record = this.dynamic.get(key);
-      if (record?.entry !== ref) continue;
-      this.removeDynamic(key, ref, tx, 'expired');
+      // Replaced since with another expiry (it has its own item), or already gone.
+      if (record === undefined || record.entry.expiration !== expiration) continue;
+      this.removeDynamic(key, record.entry, tx, 'expired');
       // Still the key's record (same version, same digest on every node) until collected.
       this.dormant.set(key, record);
     }
@@ -423,8 +424,19 @@ export class RuleStore implements ReplicaStore {
     const before = this.effectiveOf(key);
     this.dormant.delete(key);
     this.dynamic.set(key, record);
-    if (entry.expiration !== 0) this.expiry.push({ expiration: entry.expiration, ref: entry });
+    if (entry.expiration !== 0) {
+      this.expiry.push({ expiration: entry.expiration, ref: key });
+      // Replacements leave stale items behind; rebuild before they outnumber live ones.
+      if (this.expiry.size > 2 * this.dynamic.size + 4_096) this.rebuildExpiry();
+    }
     this.updateEffective(key, before, tx);
+  }
+
+  private rebuildExpiry(): void {
+    this.expiry.clear();
+    for (const [key, { entry }] of this.dynamic) {
+      if (entry.expiration !== 0) this.expiry.push({ expiration: entry.expiration, ref: key });
+    }
   }
 
   private removeDynamic(key: string, entry: RuleEntry, tx: Transaction, reason: 'deleted' | 'expired'): void {

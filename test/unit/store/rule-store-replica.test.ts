@@ -179,3 +179,19 @@ test('a remote write on a key held by a static set is kept underneath; the set e
   await store.applySetDeltas([{ policy: 'drop', upserts: [], removals: [parseCidr('11.0.0.0/8')] }]);
   t.is(store.get('drop', parseCidr('11.0.0.0/8'))?.tag, 'peer');
 });
+
+test('a replaced entry expires at its new expiration, earlier or later, however often it was replaced', async (t) => {
+  const { clock, store } = setup();
+  const t0 = T0_MS / 1000;
+  for (let i = 0; i < 10_000; i++) await store.addRules([entry('12.0.0.1/32', { expiration: t0 + 10 + (i % 7) })]);
+  await store.addRules([entry('12.0.0.1/32', { expiration: t0 + 100 }), entry('12.0.0.2/32', { expiration: t0 + 100 })]);
+  await store.addRules([entry('12.0.0.2/32', { expiration: t0 + 5 })]);
+  clock.advanceMs(20_000);
+  store.sweepExpired();
+  t.truthy(store.get('drop', parseCidr('12.0.0.1/32')), 'later expiration kept');
+  t.is(store.get('drop', parseCidr('12.0.0.2/32')), undefined, 'earlier expiration applied');
+  t.is(store.recordOf('drop 12.0.0.2/32')?.kind, 'live', 'the expired entry stays a record');
+  clock.advanceMs(81_000);
+  t.is(store.sweepExpired(), 1);
+  t.is(store.get('drop', parseCidr('12.0.0.1/32')), undefined);
+});
