@@ -1,10 +1,12 @@
-// Scenario "replication-propagation": three peered nodes (full mesh over mTLS, default
-// 250 ms flush interval). Rules are added on node1 at a steady rate (AddRules every
-// 10 ms); a Watch stream on each node records when every rule becomes visible there.
-// Figure: latency from the AddRules call to the rule's upsert on node2 and node3,
-// beside the same rules seen by a Watch on node1 itself (same run: what the API,
-// the journal commit and the Watch cost without replication). Lost rules (never
-// seen on a peer) are counted; the requirement is zero.
+// Scenario "replication-propagation": 2 and then 3 peered nodes (full mesh over mTLS,
+// default 250 ms flush interval). Rules are added on node1 at a steady rate (AddRules
+// every 10 ms); a Watch stream on each node records when every rule becomes visible
+// there. Figure: latency from the AddRules call to the rule's upsert on the other
+// nodes, beside the same rules seen by a Watch on node1 itself (same run: what the
+// API, the journal commit and the Watch cost without replication). The notes give the
+// designed floor (a change waits up to one flush interval) and the loopback TCP round
+// trip measured in the same run. Lost rules (never seen on a peer) are counted; the
+// requirement is zero.
 //
 // Run alone: `node --import tsx bench/replication-propagation.ts [--quick] [--record]`.
 // For trials, COUIC_BENCH_PROPAGATION_RATES="10000:10,1000:5" (rules/s:seconds, comma
@@ -15,6 +17,7 @@ import { Policy, type RuleSpec } from '../src/generated/couic/v1/entry.js';
 import { runCli, type RunOptions, type Scenario } from './lib/cli.js';
 import { isMain } from './lib/is-main.js';
 import { startPeeredNodes, waitUntil } from './lib/peered-nodes.js';
+import { measureLoopbackRtt } from './lib/loopback-rtt.js';
 import { formatInt, type Figure, type ScenarioResult } from './lib/results.js';
 import { RuleSpecSource } from './lib/rule-specs.js';
 import { summarize } from './lib/stats.js';
@@ -23,6 +26,8 @@ import { withTempDir } from './lib/temp-dir.js';
 export interface PropagationSizes {
   /** Target rates (rules/s) and how long each is sustained. */
   readonly rates: readonly { readonly rulesPerSecond: number; readonly seconds: number }[];
+  /** Cluster sizes measured one after the other (each a full mesh). */
+  readonly nodeCounts?: readonly number[];
   readonly tickMs: number;
   /** How long to wait for stragglers after the last add before counting them lost. */
   readonly drainTimeoutMs: number;
@@ -45,7 +50,8 @@ export const QUICK_SIZES: PropagationSizes = {
   drainTimeoutMs: 15_000,
 };
 
-const NAMES = ['node1', 'node2', 'node3'] as const;
+const DEFAULT_NODE_COUNTS = [2, 3] as const;
+const nodeNames = (count: number): string[] => Array.from({ length: count }, (_, i) => `node${i + 1}`);
 
 /** Records when each watched CIDR first shows up (performance.now() of this process). */
 class VisibilityLog {
@@ -97,7 +103,8 @@ interface RateRun {
 
 async function measureRate(
   api: CouicClients,
-  logs: Record<(typeof NAMES)[number], VisibilityLog>,
+  names: readonly string[],
+  logs: Record<string, VisibilityLog>,
   specs: RuleSpecSource,
   rate: PropagationSizes['rates'][number],
   sizes: PropagationSizes,
@@ -106,7 +113,7 @@ async function measureRate(
   const ticks = Math.round((rate.seconds * 1000) / sizes.tickMs);
   const sentAt = new Map<string, number>();
   // Rules of earlier rates, already in the logs.
-  const sentBefore = Math.min(...NAMES.map((n) => logs[n].seenAt.size));
+  const sentBefore = Math.min(...names.map((n) => (logs[n] as VisibilityLog).seenAt.size));
   const calls: Promise<unknown>[] = [];
   const started = performance.now();
   for (let tick = 0; tick < ticks; tick++) {
@@ -125,16 +132,16 @@ async function measureRate(
   const elapsed = (performance.now() - started) / 1000;
   // The full check only once every log holds at least as many rules as were ever sent (cheap polls meanwhile).
   const everywhere = (): boolean =>
-    NAMES.every((n) => logs[n].seenAt.size >= sentBefore + sentAt.size) &&
-    NAMES.every((n) => [...sentAt.keys()].every((cidr) => logs[n].seenAt.has(cidr)));
+    names.every((n) => (logs[n] as VisibilityLog).seenAt.size >= sentBefore + sentAt.size) &&
+    names.every((n) => [...sentAt.keys()].every((cidr) => (logs[n] as VisibilityLog).seenAt.has(cidr)));
   await waitUntil('every rule on every node', async () => everywhere(), sizes.drainTimeoutMs).catch(() => undefined);
   const local: number[] = [];
   const remote: number[] = [];
   const lost: Record<string, number> = {};
-  for (const name of NAMES) {
+  for (const name of names) {
     let missing = 0;
     for (const [cidr, t0] of sentAt) {
-      const t1 = logs[name].seenAt.get(cidr);
+      const t1 = (logs[name] as VisibilityLog).seenAt.get(cidr);
       if (t1 === undefined) {
         missing++;
         continue;
@@ -147,61 +154,73 @@ async function measureRate(
 }
 
 export async function runPropagation(sizes: PropagationSizes, options: RunOptions = {}): Promise<ScenarioResult> {
+  const figures: Figure[] = [];
+  const notes: string[] = [];
+  for (const count of sizes.nodeCounts ?? DEFAULT_NODE_COUNTS) {
+    const result = await runCluster(count, sizes, options);
+    figures.push(...result.figures);
+    notes.push(...result.notes);
+  }
+  const rtt = await measureLoopbackRtt();
+  const flushMs = 250;
+  notes.push(
+    `floors: a change waits 0-${flushMs} ms for its link's next flush (mean ${flushMs / 2} ms; a link idle for a whole interval flushes at once), ` +
+      `then crosses loopback: TCP round trip p50 ${(rtt.p50 * 1000).toFixed(0)} µs, p99 ${(rtt.p99 * 1000).toFixed(0)} µs (1,000 one-byte ping-pongs, this run)`,
+    `full mesh over mTLS on loopback, flush interval ${flushMs} ms (default); AddRules every ${sizes.tickMs} ms on node1's Unix socket (IPv4 and IPv6 host rules alternating per call); latency from the AddRules call to the upsert on a Watch stream (one per node, this process's clock); daemons log at warn`,
+  );
+  return { scenario: 'replication-propagation', figures, notes };
+}
+
+async function runCluster(count: number, sizes: PropagationSizes, options: RunOptions): Promise<{ figures: Figure[]; notes: string[] }> {
   const log = options.log ?? (() => undefined);
+  const names = nodeNames(count);
+  const others = names.slice(1).join('/');
   return withTempDir('couic-bp-', async (dir) => {
+    const links = names.flatMap((from, i) => names.slice(i + 1).map((to) => [from, to] as const));
     const cluster = await startPeeredNodes(dir, {
-      names: NAMES,
-      links: [
-        ['node1', 'node2'],
-        ['node1', 'node3'],
-        ['node2', 'node3'],
-      ],
+      names,
+      links,
       daemon: { ...(options.logLevel !== undefined ? { logLevel: options.logLevel } : { logLevel: 'warn' }), ...(options.cpuProfDir !== undefined ? { cpuProfDir: options.cpuProfDir } : {}) },
     });
-    const logs = {} as Record<(typeof NAMES)[number], VisibilityLog>;
+    const logs: Record<string, VisibilityLog> = {};
     try {
-      for (const name of NAMES) {
+      for (const name of names) {
         const node = cluster.node(name);
         await waitUntil(`${name} peers connected`, async () => {
-          const { links } = await node.api.replication.listPeers({});
-          return links.length > 0 && links.every((l) => l.state === 1);
+          const { links: status } = await node.api.replication.listPeers({});
+          return status.length > 0 && status.every((l) => l.state === 1);
         });
       }
-      for (const name of NAMES) logs[name] = new VisibilityLog(cluster.node(name).api, 'bench');
-      await waitUntil('watch snapshots', async () => NAMES.every((n) => logs[n].ready()));
+      for (const name of names) logs[name] = new VisibilityLog(cluster.node(name).api, 'bench');
+      await waitUntil('watch snapshots', async () => names.every((n) => (logs[n] as VisibilityLog).ready()));
       const specs = new RuleSpecSource();
       const runs: RateRun[] = [];
       for (const rate of sizes.rates) {
-        const run = await measureRate(cluster.node('node1').api, logs, specs, rate, sizes);
+        const run = await measureRate(cluster.node('node1').api, names, logs, specs, rate, sizes);
         const r = summarize(run.remote.length > 0 ? run.remote : [Number.NaN]);
         log(
-          `replication-propagation: ${formatInt(rate.rulesPerSecond)} rules/s: ${formatInt(run.sent)} sent at ${formatInt(run.achievedPerSecond)}/s, ` +
+          `replication-propagation: ${count} nodes, ${formatInt(rate.rulesPerSecond)} rules/s: ${formatInt(run.sent)} sent at ${formatInt(run.achievedPerSecond)}/s, ` +
             `peers p50 ${r.p50.toFixed(1)} ms p99 ${r.p99.toFixed(1)} ms max ${r.max.toFixed(1)} ms, lost ${JSON.stringify(run.lost)}`,
         );
         runs.push(run);
       }
-      const figures: Figure[] = runs.map((run) => ({
-        name: `add on node1 -> visible on node2/node3 (Watch), ${formatInt(run.rulesPerSecond)} rules/s for ${formatInt(run.sent)} rules`,
-        kind: 'latency',
-        unit: 'ms',
-        couic: summarize(run.remote),
-        baseline: summarize(run.local),
-        baselineName: 'same rules seen by a Watch on node1 itself',
-      }));
       return {
-        scenario: 'replication-propagation',
-        figures,
-        notes: [
-          ...runs.map(
-            (run) =>
-              `${formatInt(run.rulesPerSecond)} rules/s: ${formatInt(run.sent)} rules sent (achieved ${formatInt(run.achievedPerSecond)}/s), ` +
-              `lost: ${NAMES.map((n) => `${n} ${run.lost[n] ?? 0}`).join(', ')}`,
-          ),
-          `3 nodes, full mesh over mTLS on loopback (node1->node2, node1->node3, node2->node3), flush interval 250 ms (default); AddRules every ${sizes.tickMs} ms on node1's Unix socket (IPv4 and IPv6 host rules alternating per call); latency from the AddRules call to the upsert on a Watch stream (one per node, this process's clock); daemons log at warn`,
-        ],
+        figures: runs.map((run) => ({
+          name: `${count} nodes: add on node1 -> visible on ${others} (Watch), ${formatInt(run.rulesPerSecond)} rules/s for ${formatInt(run.sent)} rules`,
+          kind: 'latency',
+          unit: 'ms',
+          couic: summarize(run.remote),
+          baseline: summarize(run.local),
+          baselineName: 'same rules seen by a Watch on node1 itself',
+        })),
+        notes: runs.map(
+          (run) =>
+            `${count} nodes, ${formatInt(run.rulesPerSecond)} rules/s: ${formatInt(run.sent)} rules sent (achieved ${formatInt(run.achievedPerSecond)}/s), ` +
+            `lost: ${names.map((n) => `${n} ${run.lost[n] ?? 0}`).join(', ')}`,
+        ),
       };
     } finally {
-      for (const name of NAMES) await logs[name]?.close();
+      for (const name of names) await logs[name]?.close();
       await cluster.stop();
     }
   });

@@ -9,13 +9,16 @@ import { renderSection } from '../../../bench/lib/results.js';
 import { machineInfo } from '../../../bench/lib/machine.js';
 import { REPO_ROOT } from '../../../bench/lib/paths.js';
 
-test.serial('replication-propagation: three nodes, nothing lost, one latency figure per rate', async (t) => {
-  const result = await runPropagation({ rates: [{ rulesPerSecond: 100, seconds: 0.3 }], tickMs: 10, drainTimeoutMs: 15_000 });
-  t.is(result.figures.length, 1);
-  const figure = result.figures[0];
-  t.is(figure?.couic.n, 2 * 30, 'every rule seen on both peers');
+test.serial('replication-propagation: 2 and 3 nodes, nothing lost, one latency figure per size and rate', async (t) => {
+  const result = await runPropagation({ rates: [{ rulesPerSecond: 100, seconds: 0.3 }], nodeCounts: [2, 3], tickMs: 10, drainTimeoutMs: 15_000 });
+  t.is(result.figures.length, 2);
+  t.is(result.figures[0]?.couic.n, 30, '2 nodes: every rule seen on the peer');
+  const figure = result.figures[1];
+  t.is(figure?.couic.n, 2 * 30, '3 nodes: every rule seen on both peers');
   t.is(figure?.baseline.n, 30);
   t.true(result.notes.some((n) => n.includes('lost: node1 0, node2 0, node3 0')), result.notes.join('\n'));
+  t.true(result.notes.some((n) => n.includes('lost: node1 0, node2 0') && n.startsWith('2 nodes')), result.notes.join('\n'));
+  t.true(result.notes.some((n) => /TCP round trip p50 \d+ µs/.test(n)), 'loopback RTT floor measured');
   t.true(renderSection({ machine: machineInfo(REPO_ROOT), mode: 'quick', command: 'smoke', results: [result] }).includes('replication-propagation'));
 });
 
