@@ -18,7 +18,7 @@ import { runCli, type RunOptions, type Scenario } from './lib/cli.js';
 import { startDaemon, type BenchDaemon } from './lib/daemon.js';
 import { isMain } from './lib/is-main.js';
 import { startBenchNats } from './lib/nats-server.js';
-import { formatInt, type Figure, type ScenarioResult } from './lib/results.js';
+import { formatInt, type Figure, type Plot, type ScenarioResult } from './lib/results.js';
 import { decodeBatch } from '../src/replication/bus/bus-batch-codec.js';
 import { RuleSpecSource } from './lib/rule-specs.js';
 import { summarize } from './lib/stats.js';
@@ -219,6 +219,7 @@ export async function runBusPropagation(sizes: BusSizes, options: RunOptions = {
       const specs = new RuleSpecSource();
       const figures: Figure[] = [];
       const notes: string[] = [];
+      const plots: Plot[] = [];
       for (const rate of sizes.rates) {
         const perTick = Math.max(1, Math.round((rate.rulesPerSecond * sizes.tickMs) / 1000));
         const ticks = Math.round((rate.seconds * 1000) / sizes.tickMs);
@@ -268,6 +269,15 @@ export async function runBusPropagation(sizes: BusSizes, options: RunOptions = {
           baseline: summarize(floor),
           baselineName: 'bare NATS core publish -> subscribe, 64-byte messages, same rate, same server',
         });
+        plots.push({
+          kind: 'latency-cdf',
+          file: `bus-propagation-${rate.rulesPerSecond}`,
+          title: `NATS bus, ${formatInt(rate.rulesPerSecond)} rules/s: add on node1 -> visible on node2`,
+          series: [
+            { label: 'couic via NATS', values: latencies },
+            { label: 'bare NATS publish -> subscribe', values: floor },
+          ],
+        });
         notes.push(
           `${formatInt(rate.rulesPerSecond)} rules/s: ${formatInt(sentAt.size)} rules sent (achieved ${formatInt(achieved)}/s), lost on node2: ${lost}; split: add -> visible on node1 itself (API + journal commit + Watch) ${split(local)}, add -> batch on NATS (plain subscriber in the bench) ${split(toNats)}, NATS -> visible on node2 ${split(fromNats)}`,
         );
@@ -316,7 +326,7 @@ export async function runBusPropagation(sizes: BusSizes, options: RunOptions = {
         `one nats-server ${nats.url.replace(/:\d+$/, '')} (Debian 2.9, JetStream file store) on loopback; node1 publishes + consumes, node2 and node3 consume only; flush interval 250 ms (default); AddRules every ${sizes.tickMs} ms on node1's Unix socket; visibility = upsert on node2's Watch stream (this process's clock); daemons log at warn`,
         `fresh node: start-up (process start -> API answering) ${formatInt(readyMs)} ms with ${formatInt(countAtReady)} rules already applied by then (the bus consumer starts during start-up), then ${formatInt(convergeMs - readyMs)} ms to all applied; convergence includes the store's journal commits; the stream held ${formatInt(floorRead.messages)} messages (batches of up to ~1 MiB) for ${formatInt(total)} rules`,
       );
-      return { scenario: 'bus-propagation', figures, notes };
+      return { scenario: 'bus-propagation', figures, notes, plots };
     } finally {
       for (const stop of stops) await stop().catch(() => undefined);
     }

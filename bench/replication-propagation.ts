@@ -18,7 +18,7 @@ import { runCli, type RunOptions, type Scenario } from './lib/cli.js';
 import { isMain } from './lib/is-main.js';
 import { startPeeredNodes, waitUntil } from './lib/peered-nodes.js';
 import { measureLoopbackRtt } from './lib/loopback-rtt.js';
-import { formatInt, type Figure, type ScenarioResult } from './lib/results.js';
+import { formatInt, type Figure, type Plot, type ScenarioResult } from './lib/results.js';
 import { RuleSpecSource } from './lib/rule-specs.js';
 import { summarize } from './lib/stats.js';
 import { withTempDir } from './lib/temp-dir.js';
@@ -156,10 +156,12 @@ async function measureRate(
 export async function runPropagation(sizes: PropagationSizes, options: RunOptions = {}): Promise<ScenarioResult> {
   const figures: Figure[] = [];
   const notes: string[] = [];
+  const plots: Plot[] = [];
   for (const count of sizes.nodeCounts ?? DEFAULT_NODE_COUNTS) {
     const result = await runCluster(count, sizes, options);
     figures.push(...result.figures);
     notes.push(...result.notes);
+    plots.push(...result.plots);
   }
   const rtt = await measureLoopbackRtt();
   const flushMs = 250;
@@ -168,10 +170,10 @@ export async function runPropagation(sizes: PropagationSizes, options: RunOption
       `then crosses loopback: TCP round trip p50 ${(rtt.p50 * 1000).toFixed(0)} µs, p99 ${(rtt.p99 * 1000).toFixed(0)} µs (1,000 one-byte ping-pongs, this run)`,
     `full mesh over mTLS on loopback, flush interval ${flushMs} ms (default); AddRules every ${sizes.tickMs} ms on node1's Unix socket (IPv4 and IPv6 host rules alternating per call); latency from the AddRules call to the upsert on a Watch stream (one per node, this process's clock); daemons log at warn`,
   );
-  return { scenario: 'replication-propagation', figures, notes };
+  return { scenario: 'replication-propagation', figures, notes, plots };
 }
 
-async function runCluster(count: number, sizes: PropagationSizes, options: RunOptions): Promise<{ figures: Figure[]; notes: string[] }> {
+async function runCluster(count: number, sizes: PropagationSizes, options: RunOptions): Promise<{ figures: Figure[]; notes: string[]; plots: Plot[] }> {
   const log = options.log ?? (() => undefined);
   const names = nodeNames(count);
   const others = names.slice(1).join('/');
@@ -212,6 +214,15 @@ async function runCluster(count: number, sizes: PropagationSizes, options: RunOp
           couic: summarize(run.remote),
           baseline: summarize(run.local),
           baselineName: 'same rules seen by a Watch on node1 itself',
+        })),
+        plots: runs.map((run) => ({
+          kind: 'latency-cdf',
+          file: `propagation-${count}-nodes-${run.rulesPerSecond}`,
+          title: `${count} nodes, ${formatInt(run.rulesPerSecond)} rules/s: add on node1 -> visible`,
+          series: [
+            { label: `on ${others}`, values: run.remote },
+            { label: 'on node1 itself', values: run.local },
+          ],
         })),
         notes: runs.map(
           (run) =>
