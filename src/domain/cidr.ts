@@ -3,6 +3,7 @@
 // slashes; the address is masked down to its network address.
 import ipaddr from 'ipaddr.js';
 import { InvalidArgumentError } from './errors.js';
+import { formatIpv6, parsePlainIpv6 } from './ipv6-text.js';
 
 export type AddressFamily = 4 | 6;
 
@@ -46,16 +47,24 @@ function parseDottedQuad(input: string): Uint8Array | undefined {
 export function tryParseAddress(input: string): Address | string {
   if (input.length === 0) return 'is empty';
   if (/\s/.test(input)) return 'must not contain whitespace';
+  const parsed = parseAddressBytes(input);
+  if (typeof parsed === 'string') return parsed;
+  return { ...parsed, text: formatAddress(parsed.family, parsed.bytes) };
+}
+
+/** Family and bytes of an address already checked for emptiness and whitespace. */
+function parseAddressBytes(input: string): { family: AddressFamily; bytes: Uint8Array } | string {
   if (input.includes('%')) return 'zone identifiers are not allowed';
   if (input.includes(':')) {
+    const plain = input.includes('.') ? undefined : parsePlainIpv6(input);
+    if (plain !== undefined) return { family: 6, bytes: plain };
     const hex = embeddedQuadToHex(input);
     if (hex === undefined || !ipaddr.IPv6.isValid(hex)) return `"${input}" is not a valid IPv6 address`;
-    const bytes = Uint8Array.from(ipaddr.IPv6.parse(hex).toByteArray());
-    return { family: 6, bytes, text: formatAddress(6, bytes) };
+    return { family: 6, bytes: Uint8Array.from(ipaddr.IPv6.parse(hex).toByteArray()) };
   }
   const bytes = parseDottedQuad(input);
   if (bytes === undefined) return `"${input}" is not a valid IPv4 address`;
-  return { family: 4, bytes, text: formatAddress(4, bytes) };
+  return { family: 4, bytes };
 }
 
 /**
@@ -80,7 +89,8 @@ export function tryParseCidr(input: string): Cidr | string {
   if (parts.length === 1) return 'missing prefix length (expected ADDRESS/PREFIX)';
   if (parts.length > 2) return 'too many "/" (expected ADDRESS/PREFIX)';
   const [addressText = '', prefixText = ''] = parts;
-  const address = tryParseAddress(addressText);
+  if (addressText.length === 0) return 'is empty';
+  const address = parseAddressBytes(addressText);
   if (typeof address === 'string') return address;
   if (!PREFIX_DIGITS.test(prefixText)) return `prefix length "${prefixText}" is not a number`;
   const prefixLength = Number(prefixText);
@@ -128,10 +138,14 @@ export function cidrContains(cidr: Cidr, address: Address): boolean {
 
 function formatAddress(family: AddressFamily, bytes: Uint8Array): string {
   if (family === 4) return `${bytes[0] ?? 0}.${bytes[1] ?? 0}.${bytes[2] ?? 0}.${bytes[3] ?? 0}`;
-  const v6 = ipaddr.fromByteArray(Array.from(bytes)) as ipaddr.IPv6;
   // Keep the familiar dotted form for IPv4-mapped addresses (RFC 5952 section 5).
-  if (v6.isIPv4MappedAddress()) return `::ffff:${v6.toIPv4Address().toString()}`;
-  return v6.toRFC5952String();
+  if (isIpv4Mapped(bytes)) return `::ffff:${bytes[12] ?? 0}.${bytes[13] ?? 0}.${bytes[14] ?? 0}.${bytes[15] ?? 0}`;
+  return formatIpv6(bytes);
+}
+
+function isIpv4Mapped(bytes: Uint8Array): boolean {
+  for (let i = 0; i < 10; i++) if (bytes[i] !== 0) return false;
+  return bytes[10] === 0xff && bytes[11] === 0xff;
 }
 
 /** Display order: IPv4 before IPv6, then by network address, then shorter prefix first. */
