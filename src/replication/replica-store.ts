@@ -6,6 +6,11 @@ import type { ReplicatedRecord } from '../domain/replicated-record.js';
 export interface RecordChange {
   readonly before?: ReplicatedRecord;
   readonly after?: ReplicatedRecord;
+  /**
+   * recordKey() of the record, when the store has it at hand: listeners reuse it instead
+   * of rebuilding the string per change (and keep the store's copy, not one of their own).
+   */
+  readonly key?: string;
 }
 
 /** 'local': an API write on this node; 'remote': merged from a peer or the bus; 'gc': collected. */

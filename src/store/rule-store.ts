@@ -173,7 +173,7 @@ export class RuleStore implements ReplicaStore {
       if (current !== undefined) replaced++;
       else added++;
       const record: LiveRecord = { kind: 'live', entry };
-      tx.records.push({ before: current ?? this.dormant.get(key), after: record });
+      tx.records.push({ key, before: current ?? this.dormant.get(key), after: record });
       this.putDynamic(key, record, tx);
       persisted.push(record);
     }
@@ -190,12 +190,12 @@ export class RuleStore implements ReplicaStore {
     const targets = new Map<string, VersionedEntry>();
     keys.forEach((k, index) => {
       const key = ruleKey(k.policy, k.cidr);
-      const field = keys.length === 1 ? 'cidr' : `keys[${index}].cidr`;
       const entry = this.dynamic.get(key)?.entry;
       if (entry !== undefined && !isExpired(entry, now)) {
         targets.set(key, entry);
         return;
       }
+      const field = keys.length === 1 ? 'cidr' : `keys[${index}].cidr`;
       const setEntry = this.setEntries.get(key);
       if (setEntry !== undefined) {
         setOwned.push(`${field}: ${k.policy} ${k.cidr.text} belongs to static set "${setEntry.tag}" and cannot be deleted through the API`);
@@ -217,7 +217,7 @@ export class RuleStore implements ReplicaStore {
         version: this.hlc.next(),
         deletedExpiration: entry.expiration,
       };
-      tx.records.push({ before: { kind: 'live', entry }, after: tombstone });
+      tx.records.push({ key, before: this.dynamic.get(key), after: tombstone });
       this.removeDynamic(key, entry, tx, 'deleted');
       this.dormant.set(key, tombstone);
       persisted.push(tombstone);
@@ -246,7 +246,7 @@ export class RuleStore implements ReplicaStore {
       const before = enforced ?? this.dormant.get(key);
       if (!supersedes(incoming, before)) continue;
       const record = incoming.kind === 'live' ? this.asReceived(incoming) : incoming;
-      tx.records.push({ before, after: record });
+      tx.records.push({ key, before, after: record });
       changed.push(record);
       if (record.kind === 'live' && !isExpired(record.entry, now)) {
         this.putDynamic(key, record, tx);
@@ -276,7 +276,7 @@ export class RuleStore implements ReplicaStore {
     for (const [key, record] of this.dormant) {
       if (collectableAfterMs(record, this.tombstoneLifetimeMs) > nowMs) continue;
       this.dormant.delete(key);
-      collected.push({ before: record });
+      collected.push({ key, before: record });
     }
     if (collected.length > 0) this.emitRecords(collected, 'gc');
     return collected.length;

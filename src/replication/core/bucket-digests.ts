@@ -175,11 +175,13 @@ export class BucketDigests {
   apply(change: RecordChange): void {
     const { before, after } = change;
     if (before === undefined) {
-      if (after !== undefined) this.toggle(after);
+      if (after === undefined) return;
+      const key = change.key ?? recordKey(after);
+      this.toggleIn(this.bucketOf(key), key, after);
       return;
     }
     // Same key before and after: one bucket lookup for both.
-    const key = recordKey(before);
+    const key = change.key ?? recordKey(before);
     const bucket = this.bucketOf(key);
     this.toggleIn(bucket, key, before);
     if (after !== undefined) this.toggleIn(bucket, key, after);

@@ -219,7 +219,7 @@ export class ReplicationHub {
       const change = changes[i] as RecordChange;
       this.digests.apply(change);
       const record = change.after ?? change.before;
-      keys[i] = record === undefined ? undefined : recordKey(record);
+      keys[i] = record === undefined ? undefined : (change.key ?? recordKey(record));
     }
     if (origin === 'local' && this.outboxes.size > 0) {
       for (const [linkId, outbox] of this.outboxes) {
