@@ -80,7 +80,7 @@ export async function startDaemon(dir: string, options: DaemonOptions = {}): Pro
   if (inspectPort !== undefined) profArgs.push(`--inspect=127.0.0.1:${inspectPort}`);
   const { child, token } = await startServerProcess({
     what: 'couic daemon',
-    args: [...profArgs, DAEMON_BIN, '-c', configPath],
+    args: [...profArgs, ...(process.env['COUIC_BENCH_NODE_ARGS']?.split(' ').filter((a) => a !== '') ?? []), DAEMON_BIN, '-c', configPath],
     logFile: join(base, 'daemon.log'),
     readyTimeoutMs: READY_TIMEOUT_MS,
     probeEndpoint: unix,
