@@ -94,6 +94,8 @@ test('one publisher and two consumers converge (adds, deletes); consume-only nod
   await c.api.rules.addRule({ rule: drop('198.51.100.0/24', 'c-only') });
   await converge(t, [a, b], 300);
   const onA = await dynamicRules(a.api);
+  // The count alone can match early (300 adds seen, the delete and the ignore add not yet): wait for the same rules.
+  await eventually(async () => JSON.stringify(await dynamicRules(b.api)) === JSON.stringify(onA), 30_000, 200);
   t.deepEqual(await dynamicRules(b.api), onA);
   t.true(await eventually(async () => (await dynamicRules(c.api)).length === 301, 30_000, 200));
   t.true(onA.includes(`${Policy.POLICY_IGNORE} 10.0.0.1/32 allow`), 'the policy travels with the rule');
