@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Debian packages the tests (and benchmarks) use, installed when missing. Shared by
+# `.ci/run` and `npm test` (pretest), so a fresh machine needs nothing by hand:
+#   protobuf-compiler  protoc, to check src/generated against proto/
+#   nats-server        started by the bus integration tests themselves
+#   clang llvm libbpf-dev  build the XDP object; libbpf1 is what the daemon loads (koffi)
+#   bpftool iproute2 iputils-ping python3  XDP tests in network namespaces and its bench
+#   gnuplot-nox        benchmark plots (the bench smoke test renders one)
+# Needs root and apt-get; otherwise it names what is missing and carries on (the tests
+# that need a missing tool then fail or skip with that reason).
+set -euo pipefail
+
+PACKAGES="protobuf-compiler nats-server clang llvm libbpf-dev libbpf1 bpftool iproute2 iputils-ping python3 gnuplot-nox"
+missing=()
+for tool in protoc nats-server clang bpftool ip ping python3 gnuplot; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+[ -e /usr/include/bpf/bpf_helpers.h ] || missing+=("libbpf-dev")
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  echo "system-deps: installing Debian packages (missing: ${missing[*]})" >&2
+  apt-get update -qq
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $PACKAGES >/dev/null
+else
+  echo "system-deps: missing ${missing[*]}; install as root: apt-get install -y $PACKAGES" >&2
+fi
