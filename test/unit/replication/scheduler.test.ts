@@ -46,7 +46,11 @@ test('runNext steps one timer at a time up to a bound', (t) => {
 
 test('systemScheduler timers fire and cancel', async (t) => {
   let fired = 0;
+  // The scheduler's timers are unref'd (they must not keep a daemon alive): hold the
+  // event loop open with a ref'd guard while waiting, or the worker may exit first.
+  const guard = setTimeout(() => undefined, 60_000);
   await new Promise<void>((resolve) => systemScheduler.after(1, () => { fired++; resolve(); }));
+  clearTimeout(guard);
   const cancel = systemScheduler.after(1, () => fired++);
   cancel();
   await new Promise((resolve) => setTimeout(resolve, 10));
