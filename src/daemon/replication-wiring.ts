@@ -47,7 +47,6 @@ export async function startReplication(deps: ReplicationDeps): Promise<RunningRe
     clock,
     scheduler,
     flushIntervalMs: peering.flushIntervalMs,
-    tombstoneLifetimeMs: peering.tombstoneLifetimeS * 1000,
   });
   hub.start();
 

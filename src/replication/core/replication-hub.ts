@@ -20,7 +20,6 @@ export const DEFAULT_MAX_CHUNK_BYTES = 1024 * 1024;
  * still on the wire (a backlog goes out in larger chunks, see CoalescingOutbox).
  */
 export const DEFAULT_DELTA_CHUNK_RECORDS = 512;
-export const DEFAULT_TOMBSTONE_LIFETIME_MS = 24 * 3600 * 1000;
 export const DEFAULT_GC_INTERVAL_MS = 60 * 1000;
 
 export interface ReplicationHubOptions {
@@ -33,8 +32,6 @@ export interface ReplicationHubOptions {
   /** Delta chunk size while little is pending (see DEFAULT_DELTA_CHUNK_RECORDS). */
   readonly deltaChunkRecords?: number;
   readonly bucketCount?: number;
-  /** Informational here (the store applies it when collecting); kept for status and links. */
-  readonly tombstoneLifetimeMs?: number;
   readonly gcIntervalMs?: number;
   /** Feed id for the Watch cursors (default: random per process). */
   readonly feedId?: string;
@@ -46,7 +43,6 @@ export class ReplicationHub {
   readonly flushIntervalMs: number;
   readonly maxChunkBytes: number;
   readonly deltaChunkRecords: number;
-  readonly tombstoneLifetimeMs: number;
   readonly gcIntervalMs: number;
   private readonly outboxes = new Map<string, CoalescingOutbox>();
   /** Per link whose far end is one node (a mesh peer): that node's id. */
@@ -66,7 +62,6 @@ export class ReplicationHub {
     this.flushIntervalMs = options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS;
     this.maxChunkBytes = options.maxChunkBytes ?? DEFAULT_MAX_CHUNK_BYTES;
     this.deltaChunkRecords = Math.max(1, options.deltaChunkRecords ?? DEFAULT_DELTA_CHUNK_RECORDS);
-    this.tombstoneLifetimeMs = options.tombstoneLifetimeMs ?? DEFAULT_TOMBSTONE_LIFETIME_MS;
     this.gcIntervalMs = options.gcIntervalMs ?? DEFAULT_GC_INTERVAL_MS;
   }
 

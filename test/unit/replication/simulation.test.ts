@@ -109,7 +109,7 @@ class Simulation {
       const bucketCount = s.mixedBucketCounts && i % 2 === 1 ? 8 : 16;
       const hub = new ReplicationHub({
         store, hlc, clock, scheduler: this.scheduler, flushIntervalMs: FLUSH_MS, maxChunkBytes: s.maxChunkBytes,
-        bucketCount, tombstoneLifetimeMs: TOMBSTONE_LIFETIME_MS, gcIntervalMs: GC_INTERVAL_MS,
+        bucketCount, gcIntervalMs: GC_INTERVAL_MS,
       });
       hub.start();
       this.nodes.push({ id, clock, hlc, store, hub });
