@@ -21,7 +21,7 @@ import { BusCompactor } from './bus-compactor.js';
 import { BusConsumer } from './bus-consumer.js';
 import { BusCursorKeeper, type BusCursorStore } from './bus-cursor.js';
 import { busNames, type BusNames } from './bus-names.js';
-import { BusPublisher } from './bus-publisher.js';
+import { BusPublisher, nothingOwed } from './bus-publisher.js';
 import { BusSession } from './bus-session.js';
 import { BusStatus } from './bus-status.js';
 import type { BusStream, BusStreamOpener } from './bus-stream.js';
@@ -75,6 +75,8 @@ export class BusLink implements LinkStatusSource {
   private readonly backoff: Backoff;
   private readonly cancels: (() => void)[] = [];
   private session: BusSession | undefined;
+  /** The stream of the session being opened or running (stop() closes it, even mid-opening). */
+  private stream: BusStream | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
   private wake: (() => void) | undefined;
@@ -133,7 +135,7 @@ export class BusLink implements LinkStatusSource {
 
   /** Nothing waits to be published and nothing is in flight. */
   get idle(): boolean {
-    return this.outbox === undefined || (this.outbox.pendingKeys === 0 && this.outbox.inFlightChunks === 0);
+    return this.outbox === undefined || nothingOwed(this.outbox);
   }
 
   start(): void {
@@ -154,7 +156,7 @@ export class BusLink implements LinkStatusSource {
     this.wake?.();
     // Acked publishes have landed; un-acked ones stay in the outbox (lost with the process,
     // republished at the next start because publishedThroughMs did not move past them).
-    await this.session?.stream.close().catch(() => undefined);
+    await this.stream?.close().catch(() => undefined);
     await this.running;
     await this.cursor.save();
     if (this.outbox !== undefined) this.options.hub.closeOutbox(BUS_LINK_ID, this.outbox);
@@ -176,6 +178,7 @@ export class BusLink implements LinkStatusSource {
       let stream: BusStream | undefined;
       try {
         stream = await this.options.openStream();
+        this.stream = stream;
         const closed = stream.closed();
         if (this.stopped) {
           await stream.close();
@@ -189,6 +192,7 @@ export class BusLink implements LinkStatusSource {
         if (!this.stopped) this.recordError(error, 'NATS session failed');
         await stream?.close().catch(() => undefined);
       } finally {
+        this.stream = undefined;
         this.endSession();
       }
       if (this.stopped) break;

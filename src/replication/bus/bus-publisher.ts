@@ -91,7 +91,7 @@ export class BusPublisher {
           });
       }
       // Everything stamped before this check is acked: a restart need not republish it.
-      if (outbox.pendingKeys === 0 && outbox.inFlightChunks === 0) this.options.cursor.advancePublishedThrough(checkedAtMs);
+      if (nothingOwed(outbox)) this.options.cursor.advancePublishedThrough(checkedAtMs);
     } finally {
       this.pumping = false;
     }
@@ -118,4 +118,13 @@ export class BusPublisher {
     }
     if (count > 0) this.options.logger.info({ records: count, full: throughMs === 0 }, 'bus: queued local state for publishing');
   }
+}
+
+/**
+ * No record waits or is unacked. Counted in keys, not chunks: a chunk whose records
+ * were all re-sent in later, acked chunks owes nothing, but the outbox may still
+ * count it in inFlightChunks after a requeue.
+ */
+export function nothingOwed(outbox: CoalescingOutbox): boolean {
+  return outbox.pendingKeys === 0 && outbox.inFlightKeys === 0;
 }

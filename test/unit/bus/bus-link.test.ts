@@ -161,3 +161,26 @@ test('a recreated stream is read whole and the publishers republish their state 
   t.true(await world.until(() => late.store.size === 100));
   await world.stopAll();
 });
+
+test('a consumer that was away while the stream was compacted converges from the snapshot (store- and stream-based compaction)', async (t) => {
+  for (const compactor of ['both', 'publish'] as const) {
+    const world = new BusWorld(23);
+    const p = world.addNode('p', compactor, { compactMinBytes: 1, compactCheckIntervalMs: 1_000_000 });
+    const away = world.addNode('away', 'consume');
+    for (let i = 0; i < 50; i++) add(p, hostCidr(i));
+    t.true(await world.until(() => away.store.size === 50 && away.link.caughtUp));
+    const stopping = away.link.stop();
+    await world.advance(10);
+    await stopping;
+    for (let i = 0; i < 10; i++) remove(p, hostCidr(i));
+    for (let i = 50; i < 60; i++) add(p, hostCidr(i));
+    t.true(await world.until(() => p.link.idle && (compactor === 'publish' || p.link.caughtUp)));
+    const forced = p.link.maybeCompact(true);
+    await world.advance(2_000);
+    t.true(await forced, `${compactor}: compacted`);
+    t.true(world.server.info.firstSeq > (away.cursorStore.saved?.consumedSeq ?? 0) + 1, 'what the consumer had not read is purged');
+    await world.restart(away, 'consume');
+    t.true(await world.until(() => away.link.caughtUp && away.store.size === 60 && same(away, p)), `${compactor}: converged (${away.store.size})`);
+    await world.stopAll();
+  }
+});
