@@ -1,7 +1,7 @@
 // Smoke test of the benchmark scripts with tiny sizes, so they cannot rot: each
 // scenario starts its real servers, yields positive finite figures, and renders a
 // well-formed results section. No timing assertions. Needs the daemon built (dist/).
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
@@ -13,7 +13,7 @@ import { runScaling } from '../../../bench/scaling.js';
 import { runXdp } from '../../../bench/xdp.js';
 import { DEFAULT_OBJECT_PATH } from '../../../src/dataplane/xdp/xdp-dataplane.js';
 import { xdpSkipReason } from '../../helpers/netns.js';
-import { appendSection, ratioOf, renderSection, type ScenarioResult } from '../../../bench/lib/results.js';
+import { appendSection, ratioOf, renderSection, type Plot, type ScenarioResult } from '../../../bench/lib/results.js';
 import { summarize } from '../../../bench/lib/stats.js';
 import { cdfPoints, gnuplotAvailable, renderPlots } from '../../../bench/lib/plots.js';
 
@@ -109,7 +109,7 @@ test.serial('the results section is a well-formed markdown table, appended to th
   }
 });
 
-test('plots: CDF points are sorted, end at 1 and stay small; gnuplot renders a PNG when installed', async (t) => {
+test('plots: CDF points are sorted, end at 1 and stay small; gnuplot renders a PNG when installed, overwritten by the next run', async (t) => {
   const values = Array.from({ length: 10_000 }, (_, i) => (i * 7919) % 10_000);
   const points = cdfPoints(values);
   t.true(points.length <= 2_001);
@@ -121,18 +121,19 @@ test('plots: CDF points are sorted, end at 1 and stay small; gnuplot renders a P
   }
   const dir = await mkdtemp(join(tmpdir(), 'couic-plot-test-'));
   try {
-    const rendered = await renderPlots(
-      [
-        { kind: 'latency-cdf', file: 'cdf', title: 'cdf', series: [{ label: 'a', values }] },
-        { kind: 'scaling', file: 'scale', title: 'scale', xLabel: 'x', yLabel: 'y', series: [{ label: 'a', points: [[1, 2], [4, 3], [16, 5]] }] },
-      ],
-      join(dir, 'plots'),
-      'test',
-      dir,
-    );
-    t.deepEqual(rendered.map((r) => r.relativePath), ['plots/test-cdf.png', 'plots/test-scale.png']);
-    const png = await readFile(join(dir, 'plots', 'test-cdf.png'));
+    const plots = (cdfValues: readonly number[]): Plot[] => [
+      { kind: 'latency-cdf', file: 'cdf', title: 'cdf', series: [{ label: 'a', values: cdfValues }] },
+      { kind: 'scaling', file: 'scale', title: 'scale', xLabel: 'x', yLabel: 'y', series: [{ label: 'a', points: [[1, 2], [4, 3], [16, 5]] }] },
+    ];
+    const rendered = await renderPlots(plots(values), join(dir, 'plots'), dir);
+    t.deepEqual(rendered.map((r) => r.relativePath), ['plots/cdf.png', 'plots/scale.png']);
+    const png = await readFile(join(dir, 'plots', 'cdf.png'));
     t.deepEqual([...png.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47], 'a PNG file');
+    // A second run replaces the plots under the same names: the folder does not grow.
+    const again = await renderPlots(plots(values.map((v) => v * 3)), join(dir, 'plots'), dir);
+    t.deepEqual(again.map((r) => r.relativePath), ['plots/cdf.png', 'plots/scale.png']);
+    t.deepEqual((await readdir(join(dir, 'plots'))).sort(), ['cdf.png', 'scale.png']);
+    t.false(png.equals(await readFile(join(dir, 'plots', 'cdf.png'))), 'the new plot replaced the old one');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
