@@ -84,6 +84,11 @@ export class BusCursorKeeper {
     if (this.cursor !== undefined && ms > this.cursor.publishedThroughMs) this.set({ ...this.cursor, publishedThroughMs: ms });
   }
 
+  /** A change stamped before `ms` is owed again (relayed late): a restart must republish from there. */
+  lowerPublishedThrough(ms: number): void {
+    if (this.cursor !== undefined && ms < this.cursor.publishedThroughMs) this.set({ ...this.cursor, publishedThroughMs: Math.max(0, ms) });
+  }
+
   /** Writes the cursor if it changed since the last save; queued behind a save in progress. */
   save(): Promise<void> {
     this.saving = this.saving.then(() => this.saveNow());

@@ -106,7 +106,10 @@ export class BusLink implements LinkStatusSource {
     if (bus.consume) {
       this.consumer = new BusConsumer({
         cursor: this.cursor, status: this.status, clock, scheduler: hub.scheduler, logger, streamName: this.names.stream,
-        merge: (records) => hub.receive(BUS_LINK_ID, records),
+        merge: (records) => {
+          this.publisher?.markFromBus(records);
+          return hub.receive(BUS_LINK_ID, records);
+        },
       });
     }
   }
@@ -158,6 +161,7 @@ export class BusLink implements LinkStatusSource {
     // republished at the next start because publishedThroughMs did not move past them).
     await this.stream?.close().catch(() => undefined);
     await this.running;
+    this.publisher?.close();
     await this.cursor.save();
     if (this.outbox !== undefined) this.options.hub.closeOutbox(BUS_LINK_ID, this.outbox);
   }

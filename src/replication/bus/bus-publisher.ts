@@ -3,12 +3,15 @@
 // once; a batch leaves the outbox only once the stream acked it. A failed publish
 // puts every un-acked record back and ends the session (the next one starts from
 // known points). After a restart, records a previous run may not have got acked
-// are queued again (all of them on a new stream incarnation).
+// are queued again (all of them on a new stream incarnation): those stamped after
+// the last moment nothing was owed (publishedThroughMs). A change that arrives with
+// an older stamp (relayed late from a mesh peer that was cut off) moves that moment
+// back to its stamp, so it is not forgotten if the process dies before publishing it.
 import type { Logger } from 'pino';
 import type { Clock } from '../../domain/clock.js';
 import { recordVersion, type ReplicatedRecord } from '../../domain/replicated-record.js';
 import type { CoalescingOutbox } from '../core/coalescing-outbox.js';
-import type { ReplicaStore } from '../replica-store.js';
+import type { RecordChange, RecordChangeOrigin, ReplicaStore } from '../replica-store.js';
 import { encodeBatches } from './bus-batch-codec.js';
 import type { BusCursorKeeper } from './bus-cursor.js';
 import type { BusBatchKind } from './bus-names.js';
@@ -40,8 +43,29 @@ export class BusPublisher {
   private session: BusSession | undefined;
   private inFlight = 0;
   private pumping = false;
+  private watching = true;
+  /** Records the bus consumer is merging: their changes are not owed to the bus (they are in the stream). */
+  private readonly fromBus = new WeakSet<ReplicatedRecord>();
+  /**
+   * Oldest stamp among the changes seen since publishedThroughMs last moved: a change the
+   * store has applied may reach the outbox only once the merge is durable, so "nothing
+   * owed" alone does not prove it was published.
+   */
+  private oldestSinceAdvance = Number.POSITIVE_INFINITY;
 
-  constructor(private readonly options: BusPublisherOptions) {}
+  constructor(private readonly options: BusPublisherOptions) {
+    options.store.onRecordChange((changes, origin) => this.onStoreChanges(changes, origin));
+  }
+
+  /** Called by the consumer before it merges records read from the stream. */
+  markFromBus(records: readonly ReplicatedRecord[]): void {
+    for (const record of records) this.fromBus.add(record);
+  }
+
+  /** The link stopped: the store listener (which cannot be removed) goes quiet. */
+  close(): void {
+    this.watching = false;
+  }
 
   get pendingDeltas(): number {
     return this.options.outbox.heldKeys;
@@ -91,7 +115,10 @@ export class BusPublisher {
           });
       }
       // Everything stamped before this check is acked: a restart need not republish it.
-      if (nothingOwed(outbox)) this.options.cursor.advancePublishedThrough(checkedAtMs);
+      if (nothingOwed(outbox)) {
+        this.options.cursor.advancePublishedThrough(Math.min(checkedAtMs, this.oldestSinceAdvance));
+        this.oldestSinceAdvance = Number.POSITIVE_INFINITY;
+      }
     } finally {
       this.pumping = false;
     }
@@ -104,6 +131,21 @@ export class BusPublisher {
       if (kind === 'delta' && this.options.consumes) session.ownSeqs.add(seq);
       this.options.status.bytesSent += data.byteLength;
     }
+  }
+
+  private onStoreChanges(changes: readonly RecordChange[], origin: RecordChangeOrigin): void {
+    if (!this.watching || origin === 'gc') return;
+    const through = this.options.cursor.publishedThroughMs;
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const change of changes) {
+      const after = change.after;
+      if (after === undefined || this.fromBus.has(after)) continue;
+      const wallMs = recordVersion(after).wallMs;
+      if (wallMs < oldest) oldest = wallMs;
+    }
+    // (Identity may not survive a store that copies records: then bus changes lower it too, which only republishes more.)
+    if (oldest < this.oldestSinceAdvance) this.oldestSinceAdvance = oldest;
+    if (oldest < through) this.options.cursor.lowerPublishedThrough(oldest);
   }
 
   /** Queues records stamped at or after `throughMs` minus a margin (0: every record). */

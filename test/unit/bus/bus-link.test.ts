@@ -184,3 +184,29 @@ test('a consumer that was away while the stream was compacted converges from the
     await world.stopAll();
   }
 });
+
+test('a change relayed from the mesh with an old stamp, still unpublished when the link restarts, is published after the restart', async (t) => {
+  const world = new BusWorld(29);
+  const y = world.addNode('y', 'both');
+  const z = world.addNode('z', 'consume');
+  add(y, hostCidr(1));
+  t.true(await world.until(() => z.store.size === 1 && y.link.idle));
+  await world.advance(30_000);
+  add(y, hostCidr(2)); // published and acked: y's "everything published through" moves to now
+  t.true(await world.until(() => z.store.size === 2 && y.link.idle));
+  await world.advance(2_000);
+  world.server.setDown(true);
+  // A peer partitioned from y for a while wrote this 20 s ago; the mesh hands it over only now.
+  const old: ReplicatedRecord = {
+    kind: 'live',
+    entry: { policy: 'drop', cidr: parseCidr('10.9.9.0/24'), tag: 'late', expiration: 0, createdAt: 1_700_000_000, originNode: 'x', source: 'api', version: { wallMs: world.clock.nowMs() - 20_000, counter: 0, origin: 'x' } },
+  };
+  const relayed = y.hub.receive('peer-x', [old]);
+  await world.advance(10);
+  await relayed;
+  t.is(y.link.linkStatuses()[0]?.pendingDeltas, 1);
+  await world.restart(y, 'both'); // its outbox is gone with the process
+  world.server.setDown(false);
+  t.true(await world.until(() => z.store.recordOf('drop 10.9.9.0/24') !== undefined, 60_000), 'z got the relayed change');
+  await world.stopAll();
+});
