@@ -107,8 +107,8 @@ export class BusLink implements LinkStatusSource {
       this.consumer = new BusConsumer({
         cursor: this.cursor, status: this.status, clock, scheduler: hub.scheduler, logger, streamName: this.names.stream,
         merge: (records) => {
-          this.publisher?.markFromBus(records);
-          return hub.receive(BUS_LINK_ID, records);
+          const receive = (): Promise<unknown> => hub.receive(BUS_LINK_ID, records);
+          return this.publisher !== undefined ? this.publisher.mergeFromBus(receive) : receive();
         },
       });
     }

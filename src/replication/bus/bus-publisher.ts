@@ -44,8 +44,8 @@ export class BusPublisher {
   private inFlight = 0;
   private pumping = false;
   private watching = true;
-  /** Records the bus consumer is merging: their changes are not owed to the bus (they are in the stream). */
-  private readonly fromBus = new WeakSet<ReplicatedRecord>();
+  /** The bus consumer's merge is being applied: its changes are not owed to the bus (they are in the stream). */
+  private mergingFromBus = false;
   /**
    * Oldest stamp among the changes seen since publishedThroughMs last moved: a change the
    * store has applied may reach the outbox only once the merge is durable, so "nothing
@@ -57,9 +57,19 @@ export class BusPublisher {
     options.store.onRecordChange((changes, origin) => this.onStoreChanges(changes, origin));
   }
 
-  /** Called by the consumer before it merges records read from the stream. */
-  markFromBus(records: readonly ReplicatedRecord[]): void {
-    for (const record of records) this.fromBus.add(record);
+  /**
+   * Runs the consumer's merge of records read from the stream. The store reports its
+   * changes synchronously within the merge call (ReplicaStore.onRecordChange), so the
+   * changes seen meanwhile are the bus's own. (A store reporting them later would make
+   * them count as relayed: that only republishes more after a restart.)
+   */
+  mergeFromBus<T>(merge: () => T): T {
+    this.mergingFromBus = true;
+    try {
+      return merge();
+    } finally {
+      this.mergingFromBus = false;
+    }
   }
 
   /** The link stopped: the store listener (which cannot be removed) goes quiet. */
@@ -134,16 +144,15 @@ export class BusPublisher {
   }
 
   private onStoreChanges(changes: readonly RecordChange[], origin: RecordChangeOrigin): void {
-    if (!this.watching || origin === 'gc') return;
+    if (!this.watching || this.mergingFromBus || origin === 'gc') return;
     const through = this.options.cursor.publishedThroughMs;
     let oldest = Number.POSITIVE_INFINITY;
     for (const change of changes) {
       const after = change.after;
-      if (after === undefined || this.fromBus.has(after)) continue;
+      if (after === undefined) continue;
       const wallMs = recordVersion(after).wallMs;
       if (wallMs < oldest) oldest = wallMs;
     }
-    // (Identity may not survive a store that copies records: then bus changes lower it too, which only republishes more.)
     if (oldest < this.oldestSinceAdvance) this.oldestSinceAdvance = oldest;
     if (oldest < through) this.options.cursor.lowerPublishedThrough(oldest);
   }

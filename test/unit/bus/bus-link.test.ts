@@ -210,3 +210,22 @@ test('a change relayed from the mesh with an old stamp, still unpublished when t
   t.true(await world.until(() => z.store.recordOf('drop 10.9.9.0/24') !== undefined, 60_000), 'z got the relayed change');
   await world.stopAll();
 });
+
+test('what a node read from the bus does not count as owed: after a restart it republishes none of it', async (t) => {
+  const world = new BusWorld(31);
+  const p = world.addNode('p', 'publish');
+  for (let i = 0; i < 100; i++) add(p, hostCidr(i));
+  t.true(await world.until(() => p.link.idle));
+  await world.advance(20_000);
+  const q = world.addNode('q', 'both'); // reads the 100 records, stamped 20 s ago
+  t.true(await world.until(() => q.store.size === 100 && q.link.caughtUp));
+  add(q, hostCidr(500));
+  t.true(await world.until(() => q.link.idle));
+  await world.advance(2_000);
+  await world.restart(q, 'both');
+  await world.advance(5_000);
+  t.true(await world.until(() => q.link.idle && q.link.caughtUp));
+  const fromQ = world.server.held().filter((m) => m.node === 'q').flatMap((m) => decodeBatch(m.data));
+  t.true(fromQ.length >= 1 && fromQ.every((r) => (r.kind === 'live' ? r.entry.originNode : '') === 'q'), `q published ${fromQ.length} records`);
+  await world.stopAll();
+});
