@@ -7,7 +7,8 @@
 // to a sequential last-writer-wins model of all writes (so no deleted key came back),
 // and no outbox may ever hold more keys than exist. Bus scenarios add NATS bus links
 // (the real BusLink on the in-memory stream, which loses, stalls, reorders, goes
-// down and is compacted, also by publish-only nodes) beside or instead of the mesh.
+// down, is recreated empty and is compacted, also by publish-only nodes; links
+// restart with their saved cursor) beside or instead of the mesh.
 import test from 'ava';
 import fc from 'fast-check';
 import { ManualClock, type Clock } from '../../../src/domain/clock.js';
@@ -44,7 +45,8 @@ type Op =
   | { readonly kind: 'busStall'; readonly ms: number }
   | { readonly kind: 'busReadersStall'; readonly ms: number }
   | { readonly kind: 'busCompact'; readonly node: number }
-  | { readonly kind: 'busRestart'; readonly node: number; readonly ms: number };
+  | { readonly kind: 'busRestart'; readonly node: number; readonly ms: number }
+  | { readonly kind: 'busRecreate' };
 
 /** NATS bus links of a scenario: one role per node ('none': mesh only). */
 interface BusScenario {
@@ -304,6 +306,9 @@ class Simulation {
         this.busServer?.stallReaders(true);
         this.scheduler.after(op.ms, () => this.busServer?.stallReaders(false));
         return;
+      case 'busRecreate':
+        this.busServer?.recreate();
+        return;
       case 'busRestart':
         this.restartBusLink(op.node % this.nodes.length, op.ms);
         return;
@@ -498,6 +503,7 @@ const busOpArb = (maxDropMs: number): fc.Arbitrary<Op> =>
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('busStall' as const), ms: fc.integer({ min: 1, max: 12_000 }) }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('busReadersStall' as const), ms: fc.integer({ min: 1, max: 40_000 }) }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('busCompact' as const), node: fc.nat(4) }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('busRecreate' as const) }) },
     { weight: 3, arbitrary: fc.record({ kind: fc.constant('busRestart' as const), node: fc.nat(4), ms: fc.integer({ min: 1, max: 30_000 }) }) },
   );
 
