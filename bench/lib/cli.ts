@@ -91,8 +91,7 @@ export async function runCli(
     if (gnuplotAvailable()) {
       // Recorded runs keep their PNGs in bench/plots/; scratch runs next to the scratch section.
       const outDir = target === RESULTS_FILE ? PLOTS_DIR : join(resultsDir, 'plots');
-      const prefix = machine.date.slice(0, 16).replace(/[-:]/g, '').replace('T', '-');
-      plots = await renderPlots(allPlots, outDir, prefix, resultsDir);
+      plots = await renderPlots(allPlots, outDir, resultsDir);
     } else {
       plotNote = 'not rendered: gnuplot is not installed (`apt-get install gnuplot-nox`)';
     }

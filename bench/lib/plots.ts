@@ -1,8 +1,11 @@
 // Renders the scenarios' plots as PNG files with gnuplot (Debian `gnuplot-nox`,
 // headless): latency CDFs on a log time axis and scaling curves. Data files and the
-// script are written next to the PNGs' temp dir; only the PNGs are kept.
+// script are written next to the PNGs' temp dir; only the PNGs are kept. Each plot
+// has a stable name (`<plot.file>.png`), overwritten by the next run, so the
+// repository keeps the latest plot per scenario, not one more per run (the figures
+// of every run stay in RESULTS.md, earlier plots in git history).
 import { spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import type { Plot, RenderedPlot } from './results.js';
@@ -26,20 +29,23 @@ export function cdfPoints(values: readonly number[]): [number, number][] {
 }
 
 /**
- * Writes `<prefix>-<plot.file>.png` into `outDir` for each plot; returns the links,
- * relative to `linkBase` (the directory of the results file).
+ * Writes (or overwrites) `<plot.file>.png` in `outDir` for each plot; returns the
+ * links, relative to `linkBase` (the directory of the results file).
  */
-export async function renderPlots(plots: readonly Plot[], outDir: string, prefix: string, linkBase: string): Promise<RenderedPlot[]> {
+export async function renderPlots(plots: readonly Plot[], outDir: string, linkBase: string): Promise<RenderedPlot[]> {
   if (plots.length === 0) return [];
   await mkdir(outDir, { recursive: true });
   const work = await mkdtemp(join(tmpdir(), 'couic-plots-'));
   try {
     const rendered: RenderedPlot[] = [];
     for (const plot of plots) {
-      const png = join(outDir, `${prefix}-${plot.file}.png`);
-      const script = await writePlotScript(plot, work, png);
+      const png = join(outDir, `${plot.file}.png`);
+      // Rendered aside, then copied over the previous plot: a failed gnuplot run leaves the old one.
+      const fresh = join(work, `${plot.file}.png`);
+      const script = await writePlotScript(plot, work, fresh);
       const run = spawnSync('gnuplot', [script], { encoding: 'utf8' });
       if (run.status !== 0) throw new Error(`gnuplot failed for ${plot.file}: ${run.stderr}`);
+      await copyFile(fresh, png);
       rendered.push({ title: plot.title, relativePath: relative(linkBase, png) });
     }
     return rendered;

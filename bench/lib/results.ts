@@ -26,7 +26,7 @@ export interface Figure {
 /** Latency distribution: one CDF line per series of raw samples (ms). */
 export interface LatencyCdfPlot {
   readonly kind: 'latency-cdf';
-  /** File stem under bench/plots/ (a date prefix is added). */
+  /** File stem under bench/plots/ (stable: the next run overwrites it). */
   readonly file: string;
   readonly title: string;
   readonly series: readonly { readonly label: string; readonly values: readonly number[] }[];

@@ -1,5 +1,6 @@
 // Reads the [bus] table of couic.toml into BusOptions: server URLs, publish/consume,
-// prefix, TLS files and one authentication method, every problem named by key.
+// prefix, compaction threshold, TLS files and one authentication method, every
+// problem named by key.
 import { resolve } from 'node:path';
 import { BUS_DEFAULTS, BUS_LIMITS, type BusAuth, type BusOptions, type BusTlsOptions } from './bus-options.js';
 import type { TableReader } from './table-reader.js';
@@ -20,6 +21,7 @@ export function readBus(table: TableReader | undefined, base: string): BusOption
   const consume = table.boolean('consume') ?? BUS_DEFAULTS.consume;
   const prefix = table.string('prefix') ?? BUS_DEFAULTS.prefix;
   const replicas = table.integer('replicas', BUS_LIMITS.replicas) ?? BUS_DEFAULTS.replicas;
+  const compactMinBytes = table.integer('compact_min_bytes', BUS_LIMITS.compactMinBytes) ?? BUS_DEFAULTS.compactMinBytes;
   const wantTls = table.boolean('tls');
   const tls: BusTlsOptions = {};
   const caPath = path('ca');
@@ -56,7 +58,7 @@ export function readBus(table: TableReader | undefined, base: string): BusOption
   }
   const auth = readAuth(table, { user, password, token, creds });
 
-  const options: BusOptions = { enabled, servers, publish, consume, prefix, replicas };
+  const options: BusOptions = { enabled, servers, publish, consume, prefix, replicas, compactMinBytes };
   const tlsWanted = wantTls === true || Object.keys(tls).length > 0 || servers.some((url) => url.startsWith('tls://'));
   if (tlsWanted) options.tls = tls;
   if (auth !== undefined) options.auth = auth;

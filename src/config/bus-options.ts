@@ -27,6 +27,11 @@ export interface BusOptions {
   prefix: string;
   /** JetStream replicas of the stream when this node creates it (1, or 3 on a 3-server cluster). */
   replicas: number;
+  /**
+   * A publishing node compacts the stream once it holds more than max(this, twice its
+   * size right after the last compaction) bytes.
+   */
+  compactMinBytes: number;
   /** Present when TLS to NATS is wanted (`tls = true`, any of ca/cert/key, or a tls:// URL). */
   tls?: BusTlsOptions;
   auth?: BusAuth;
@@ -38,10 +43,12 @@ export const BUS_DEFAULTS = {
   consume: true,
   prefix: 'couic',
   replicas: 1,
+  compactMinBytes: 64 * 1024 * 1024,
 } as const;
 
 export const BUS_LIMITS = {
   replicas: { min: 1, max: 5 },
+  compactMinBytes: { min: 1, max: 2 ** 40 },
   /** Prefix: a NATS subject token and (upper-cased) part of a stream name. */
   prefix: /^[A-Za-z0-9_-]{1,32}$/,
 } as const;

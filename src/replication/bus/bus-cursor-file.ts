@@ -1,28 +1,23 @@
-// What a node remembers about the bus across restarts, in <working_dir>/bus/:
-// which stream incarnation it read (its creation time), the last sequence it
-// applied (resume point), and up to when everything it had to publish was acked
-// (so a restart republishes only what may not have reached NATS).
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+// The bus cursor in <working_dir>/bus/<prefix>.cursor.json. Saved atomically and
+// durably: written to a temporary file of its own (unique name, so two writers
+// never share one), fsynced, renamed over the old one, and the directory fsynced,
+// so a crash or power loss leaves the previous cursor or the new one.
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { BusCursor, BusCursorStore } from './bus-cursor.js';
 
-export interface BusCursor {
-  /** Stream name and creation time: a recreated stream is a different incarnation. */
-  readonly stream: string;
-  readonly streamCreated: string;
-  /** Last stream sequence applied to the store (0 = none). */
-  readonly consumedSeq: number;
-  /** Every change stamped before this (ms since epoch) was acked by NATS (0 = unknown). */
-  readonly publishedThroughMs: number;
-}
-
-export class BusCursorFile {
+export class BusCursorFile implements BusCursorStore {
   readonly path: string;
 
   constructor(workingDir: string, prefix: string) {
     this.path = join(workingDir, 'bus', `${prefix}.cursor.json`);
   }
 
-  /** Undefined when missing or unreadable (the node then reads the whole stream). */
+  get where(): string {
+    return this.path;
+  }
+
   async load(): Promise<BusCursor | undefined> {
     let text: string;
     try {
@@ -31,24 +26,48 @@ export class BusCursorFile {
       return undefined;
     }
     try {
-      const raw: unknown = JSON.parse(text);
-      if (typeof raw !== 'object' || raw === null) return undefined;
-      const r = raw as Record<string, unknown>;
-      const { stream, streamCreated, consumedSeq, publishedThroughMs } = r;
-      if (typeof stream !== 'string' || typeof streamCreated !== 'string') return undefined;
-      if (typeof consumedSeq !== 'number' || !Number.isSafeInteger(consumedSeq) || consumedSeq < 0) return undefined;
-      if (typeof publishedThroughMs !== 'number' || !Number.isFinite(publishedThroughMs)) return undefined;
-      return { stream, streamCreated, consumedSeq, publishedThroughMs };
+      return parseCursor(JSON.parse(text));
     } catch {
       return undefined;
     }
   }
 
-  /** Atomic replace (write + rename), so a crash leaves the old or the new cursor. */
   async save(cursor: BusCursor): Promise<void> {
-    await mkdir(join(this.path, '..'), { recursive: true, mode: 0o750 });
-    const tmp = `${this.path}.tmp`;
-    await writeFile(tmp, `${JSON.stringify(cursor)}\n`, { mode: 0o600 });
-    await rename(tmp, this.path);
+    const dir = dirname(this.path);
+    await mkdir(dir, { recursive: true, mode: 0o750 });
+    const tmp = `${this.path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+    try {
+      const file = await open(tmp, 'wx', 0o600);
+      try {
+        await file.writeFile(`${JSON.stringify(cursor)}\n`);
+        await file.sync();
+      } finally {
+        await file.close();
+      }
+      await rename(tmp, this.path);
+    } catch (error) {
+      await rm(tmp, { force: true });
+      throw error;
+    }
+    await syncDirectory(dir);
+  }
+}
+
+function parseCursor(raw: unknown): BusCursor | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const { stream, streamCreated, consumedSeq, publishedThroughMs } = raw as Record<string, unknown>;
+  if (typeof stream !== 'string' || typeof streamCreated !== 'string') return undefined;
+  if (typeof consumedSeq !== 'number' || !Number.isSafeInteger(consumedSeq) || consumedSeq < 0) return undefined;
+  if (typeof publishedThroughMs !== 'number' || !Number.isFinite(publishedThroughMs)) return undefined;
+  return { stream, streamCreated, consumedSeq, publishedThroughMs };
+}
+
+/** Makes the rename durable (the directory entry is what changed). */
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }

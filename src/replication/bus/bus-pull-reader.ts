@@ -8,7 +8,8 @@
 // because its retries hide a stalled consumer (seen on nats-server 2.9).
 import { createInbox, nanos, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, ReplayPolicy, type JetStreamManager } from '@nats-io/jetstream';
-import { BUS_HEADER_NODE } from './bus-names.js';
+import { BUS_HEADER_KIND, BUS_HEADER_NODE, type BusBatchKind } from './bus-names.js';
+import type { BusMessage, BusStreamReader } from './bus-stream.js';
 
 /** Messages asked for per pull request (each up to max_payload, ~1 MiB). */
 export const PULL_BATCH = 8;
@@ -19,14 +20,8 @@ const SILENCE_LIMIT_MS = 3 * PULL_HEARTBEAT_MS;
 /** The server forgets the ephemeral consumer after this long without a pull (we crashed). */
 const INACTIVE_THRESHOLD_MS = 60_000;
 
-export interface DeliveredMessage {
-  readonly seq: number;
-  readonly data: Uint8Array;
-  readonly node: string;
-}
-
-export class BusPullReader {
-  private readonly queue: DeliveredMessage[] = [];
+export class BusPullReader implements BusStreamReader {
+  private readonly queue: BusMessage[] = [];
   private sub: Subscription | undefined;
   private outstanding = 0;
   private lastHeardMs: number;
@@ -38,7 +33,7 @@ export class BusPullReader {
     private readonly nc: NatsConnection,
     private readonly jsm: JetStreamManager,
     private readonly stream: string,
-    readonly consumerName: string,
+    readonly name: string,
     private readonly nowMs: () => number,
     private readonly notify: () => void,
   ) {
@@ -74,7 +69,7 @@ export class BusPullReader {
   private inbox = '';
 
   /** Delivered messages not taken yet, in stream order; asks for more once taken. */
-  take(): DeliveredMessage[] {
+  take(): BusMessage[] {
     const out = this.queue.splice(0);
     this.maybePull();
     return out;
@@ -93,7 +88,7 @@ export class BusPullReader {
     if (this.closed) return;
     this.closed = true;
     this.sub?.unsubscribe();
-    void this.jsm.consumers.delete(this.stream, this.consumerName).catch(() => undefined);
+    void this.jsm.consumers.delete(this.stream, this.name).catch(() => undefined);
   }
 
   private maybePull(): void {
@@ -102,7 +97,7 @@ export class BusPullReader {
     this.outstanding = PULL_BATCH;
     this.lastHeardMs = this.nowMs();
     try {
-      this.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${this.stream}.${this.consumerName}`, JSON.stringify(request), { reply: this.inbox });
+      this.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${this.stream}.${this.name}`, JSON.stringify(request), { reply: this.inbox });
     } catch (error) {
       this.outstanding = 0;
       this.brokenReason = `pull request failed: ${error instanceof Error ? error.message : String(error)}`;
@@ -119,7 +114,7 @@ export class BusPullReader {
       // 408: the request expired (ask again); anything else (409 consumer deleted, leadership
       // change...) ends this reader: the caller recreates one from its own sequence.
       this.outstanding = 0;
-      if (code !== 408) this.brokenReason = `consumer ${this.consumerName}: ${code} ${msg.headers?.description ?? ''}`.trim();
+      if (code !== 408) this.brokenReason = `consumer ${this.name}: ${code} ${msg.headers?.description ?? ''}`.trim();
       this.maybePull();
       this.notify();
       return;
@@ -127,10 +122,15 @@ export class BusPullReader {
     const seq = streamSequenceOf(msg.reply ?? '');
     if (seq === undefined) return;
     if (this.outstanding > 0) this.outstanding--;
-    this.queue.push({ seq, data: msg.data, node: msg.headers?.get(BUS_HEADER_NODE) ?? '' });
+    this.queue.push({ seq, data: msg.data, node: msg.headers?.get(BUS_HEADER_NODE) ?? '', kind: batchKindOf(msg.headers?.get(BUS_HEADER_KIND)) });
     this.maybePull();
     this.notify();
   }
+}
+
+/** The batch kind in a message header ('delta' when missing or unknown). */
+export function batchKindOf(header: string | undefined): BusBatchKind {
+  return header === 'snapshot' ? 'snapshot' : 'delta';
 }
 
 /** The stream sequence in a JetStream delivery's reply subject (old 9-token or new 12-token form). */

@@ -20,9 +20,14 @@ test('no [bus]: no bus options', (t) => {
   t.is(compile('').bus, undefined);
 });
 
-test('defaults: publish and consume, prefix couic, 1 replica, no TLS, no auth', (t) => {
+test('defaults: publish and consume, prefix couic, 1 replica, compaction past 64 MiB, no TLS, no auth', (t) => {
   const bus = compile('[bus]\nservers = ["nats://127.0.0.1:4222"]').bus;
-  t.deepEqual(bus, { enabled: true, servers: ['nats://127.0.0.1:4222'], publish: true, consume: true, prefix: 'couic', replicas: 1 });
+  t.deepEqual(bus, { enabled: true, servers: ['nats://127.0.0.1:4222'], publish: true, consume: true, prefix: 'couic', replicas: 1, compactMinBytes: 64 * 1024 * 1024 });
+});
+
+test('compact_min_bytes sets the compaction threshold; out of range is named', (t) => {
+  t.is(compile('[bus]\nservers = ["nats://n1"]\ncompact_min_bytes = 1048576').bus?.compactMinBytes, 1_048_576);
+  t.regex(problems('[bus]\nservers = ["nats://n1"]\ncompact_min_bytes = 0').join('\n'), /bus\.compact_min_bytes: must be between 1 and \d+, got 0/);
 });
 
 test('TLS files resolve against the config folder; user/password auth', (t) => {

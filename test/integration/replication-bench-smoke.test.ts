@@ -2,12 +2,12 @@
 // peered daemons, no lost rules, figures present and finite (the 0-differing
 // reconciliation may exchange 0 bytes). No timing assertions. Needs dist/ built.
 import test from 'ava';
-import { runPropagation } from '../../../bench/replication-propagation.js';
-import { runReconcile } from '../../../bench/replication-reconcile.js';
-import { runReplicationMemory } from '../../../bench/replication-memory.js';
-import { renderSection } from '../../../bench/lib/results.js';
-import { machineInfo } from '../../../bench/lib/machine.js';
-import { REPO_ROOT } from '../../../bench/lib/paths.js';
+import { runPropagation } from '../../bench/replication-propagation.js';
+import { runReconcile } from '../../bench/replication-reconcile.js';
+import { runReplicationMemory } from '../../bench/replication-memory.js';
+import { renderSection } from '../../bench/lib/results.js';
+import { machineInfo } from '../../bench/lib/machine.js';
+import { REPO_ROOT } from '../../bench/lib/paths.js';
 
 test.serial('replication-propagation: 2 and 3 nodes, nothing lost, one latency figure per size and rate', async (t) => {
   const result = await runPropagation({ rates: [{ rulesPerSecond: 100, seconds: 0.3 }], nodeCounts: [2, 3], tickMs: 10, drainTimeoutMs: 15_000 });

@@ -5,17 +5,15 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { runApiInsert } from '../../../bench/api-insert.js';
-import { REPO_ROOT } from '../../../bench/lib/paths.js';
-import { machineInfo } from '../../../bench/lib/machine.js';
-import { runMemory } from '../../../bench/memory.js';
-import { runScaling } from '../../../bench/scaling.js';
-import { runXdp } from '../../../bench/xdp.js';
-import { DEFAULT_OBJECT_PATH } from '../../../src/dataplane/xdp/xdp-dataplane.js';
-import { xdpSkipReason } from '../../helpers/netns.js';
-import { appendSection, ratioOf, renderSection, type ScenarioResult } from '../../../bench/lib/results.js';
-import { summarize } from '../../../bench/lib/stats.js';
-import { cdfPoints, gnuplotAvailable, renderPlots } from '../../../bench/lib/plots.js';
+import { runApiInsert } from '../../bench/api-insert.js';
+import { REPO_ROOT } from '../../bench/lib/paths.js';
+import { machineInfo } from '../../bench/lib/machine.js';
+import { runMemory } from '../../bench/memory.js';
+import { runScaling } from '../../bench/scaling.js';
+import { runXdp } from '../../bench/xdp.js';
+import { DEFAULT_OBJECT_PATH } from '../../src/dataplane/xdp/xdp-dataplane.js';
+import { xdpSkipReason } from '../helpers/netns.js';
+import { appendSection, ratioOf, renderSection, type ScenarioResult } from '../../bench/lib/results.js';
 
 // Needs root and BPF: skipped (with the reason printed) where they are missing; CI has both.
 // Decided before any test is declared (ava wants declarations synchronous after that).
@@ -109,35 +107,6 @@ test.serial('the results section is a well-formed markdown table, appended to th
   }
 });
 
-test('plots: CDF points are sorted, end at 1 and stay small; gnuplot renders a PNG when installed', async (t) => {
-  const values = Array.from({ length: 10_000 }, (_, i) => (i * 7919) % 10_000);
-  const points = cdfPoints(values);
-  t.true(points.length <= 2_001);
-  t.deepEqual(points.at(-1), [9_999, 1]);
-  for (let i = 1; i < points.length; i++) t.true(points[i]![0] >= points[i - 1]![0] && points[i]![1] > points[i - 1]![1]);
-  if (!gnuplotAvailable()) {
-    t.log('gnuplot not installed: PNG rendering not exercised');
-    return;
-  }
-  const dir = await mkdtemp(join(tmpdir(), 'couic-plot-test-'));
-  try {
-    const rendered = await renderPlots(
-      [
-        { kind: 'latency-cdf', file: 'cdf', title: 'cdf', series: [{ label: 'a', values }] },
-        { kind: 'scaling', file: 'scale', title: 'scale', xLabel: 'x', yLabel: 'y', series: [{ label: 'a', points: [[1, 2], [4, 3], [16, 5]] }] },
-      ],
-      join(dir, 'plots'),
-      'test',
-      dir,
-    );
-    t.deepEqual(rendered.map((r) => r.relativePath), ['plots/test-cdf.png', 'plots/test-scale.png']);
-    const png = await readFile(join(dir, 'plots', 'test-cdf.png'));
-    t.deepEqual([...png.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47], 'a PNG file');
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-});
-
 (xdpSkip === undefined ? test.serial : test.skip)('xdp runs with tiny maps: ns/packet beside the trivial program, map load beside bpftool', async (t) => {
   const result = await runXdp({ dropPerFamily: 300, ignoreV4: 50, repeat: 1_000, runs: 1, loadEntries: 300, loadRuns: 1 });
   t.is(result.scenario, 'xdp');
@@ -145,15 +114,4 @@ test('plots: CDF points are sorted, end at 1 and stay small; gnuplot renders a P
   for (const figure of result.figures) {
     t.true(Number.isFinite(ratioOf(figure)) && ratioOf(figure) > 0, `${figure.name}: ratio`);
   }
-});
-
-test('summarize: median, nearest-rank percentiles and range', (t) => {
-  t.deepEqual(summarize([5, 1, 3]), { n: 3, median: 3, p50: 3, p99: 5, min: 1, max: 5 });
-  const even = summarize([4, 1, 3, 2]);
-  t.is(even.median, 2.5);
-  t.is(even.p50, 2);
-  const hundred = summarize(Array.from({ length: 100 }, (_, i) => 100 - i));
-  t.is(hundred.p99, 99);
-  t.is(hundred.max, 100);
-  t.throws(() => summarize([]), { instanceOf: RangeError });
 });
