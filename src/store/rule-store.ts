@@ -9,18 +9,24 @@
 // carries a hybrid-clock version, deletes leave tombstones, and entries that expire
 // stay as (dormant) records until garbage collection, so nodes compare equal state
 // whatever their clocks say and an older write from a peer never wins.
+//
+// Layout: a facade over the record table (record-table.ts: one slot per binary key,
+// attributes in typed-array columns), the effective index (effective-index.ts: counts,
+// capacity, prefix lengths for longest-prefix match over the same key index) and the
+// commit pipeline (listeners, journal, data plane; see commit()). Objects (RuleEntry,
+// ReplicatedRecord) are built from slots only where callers need them.
 import type { Address, AddressFamily, Cidr } from '../domain/cidr.js';
+import { tryParseCidr } from '../domain/cidr.js';
 import { nowSeconds, type Clock } from '../domain/clock.js';
-import { isExpired, ruleKey, type RuleEntry } from '../domain/entry.js';
+import type { RuleEntry } from '../domain/entry.js';
 import {
   collectableAfterMs,
-  recordKey,
-  supersedes,
   type LiveRecord,
   type ReplicatedRecord,
   type TombstoneRecord,
   type VersionedEntry,
 } from '../domain/replicated-record.js';
+import { encodePrefixKey, KEY_BYTES, policyCode } from '../domain/rule-key.js';
 import { HybridClock } from '../domain/version.js';
 import type { RecordChange, RecordChangeOrigin, RecordListener, ReplicaStore } from '../replication/replica-store.js';
 import {
@@ -29,15 +35,16 @@ import {
   NotFoundError,
   type FieldViolation,
 } from '../domain/errors.js';
-import { LpmTable } from '../domain/lpm.js';
-import { CAPACITY_PER_FAMILY, POLICIES, type Policy } from '../domain/policy.js';
+import { CAPACITY_PER_FAMILY, isPolicy, POLICIES, type Policy } from '../domain/policy.js';
 import type { DataPlane, DataPlaneKey, DataPlaneRule } from '../dataplane/dataplane.js';
-import { ExpiryQueue } from './expiry-queue.js';
+import { EffectiveIndex } from './effective-index.js';
 import type { PersistedChange, RulePersistence } from './persistence.js';
+import { F_DYNAMIC, F_ENFORCED, F_SET, RecordTable } from './record-table.js';
+import { SlotExpiryQueue } from './slot-expiry-queue.js';
+import { compileTagFilter } from './tag-filter.js';
 
 /** Default time a tombstone (or an expired entry's record) outlives what it describes. */
 export const DEFAULT_TOMBSTONE_LIFETIME_MS = 24 * 60 * 60 * 1000;
-import { compileTagFilter } from './tag-filter.js';
 
 export interface RuleStoreOptions {
   readonly clock: Clock;
@@ -86,19 +93,18 @@ export interface SetEntriesDelta {
 
 type Counts = Record<Policy, Record<AddressFamily, number>>;
 
+/** What a slot contributes to the effective state. */
+const NONE = 0;
+const DYNAMIC = 1;
+const SET = 2;
+type Layer = typeof DYNAMIC | typeof SET;
+
 export class RuleStore implements ReplicaStore {
-  /** Unexpired-at-last-sweep dynamic entries, kept as their live records (no wrapper per read). */
-  private readonly dynamic = new Map<string, LiveRecord>();
-  /** Records that are not enforced: tombstones, and live records whose entry expired. */
-  private readonly dormant = new Map<string, ReplicatedRecord>();
-  private readonly setEntries = new Map<string, RuleEntry>();
-  private readonly effective: Record<Policy, LpmTable<RuleEntry>> = {
-    drop: new LpmTable(),
-    ignore: new LpmTable(),
-  };
-  private readonly counts: Counts = { drop: { 4: 0, 6: 0 }, ignore: { 4: 0, 6: 0 } };
-  /** (expiration, key) of enforced entries; items of replaced entries are skipped when due. */
-  private readonly expiry = new ExpiryQueue<string>();
+  private readonly table = new RecordTable();
+  private readonly effective = new EffectiveIndex();
+  /** (expiration, slot) of enforced entries; stale items are re-checked when due. */
+  private readonly expiry = new SlotExpiryQueue();
+  private enforcedCount = 0;
   private readonly listeners: StoreListener[] = [];
   private readonly recordListeners: RecordListener[] = [];
   private readonly capacity: Readonly<Record<Policy, number>>;
@@ -126,16 +132,21 @@ export class RuleStore implements ReplicaStore {
    * Loads persisted records at start (no journaling, data plane updated). Records that
    * are already collectable are left out; the clock moves past every restored version.
    */
-  async restore(records: readonly ReplicatedRecord[]): Promise<void> {
+  async restore(records: Iterable<ReplicatedRecord>): Promise<void> {
     const nowMs = this.options.clock.nowMs();
     const now = Math.floor(nowMs / 1000);
-    const tx = new Transaction('local');
+    const tx = new Transaction('local', false);
     for (const record of records) {
       this.hlc.observe(record.kind === 'live' ? record.entry.version : record.version);
       if (collectableAfterMs(record, this.tombstoneLifetimeMs) <= nowMs) continue;
-      const key = recordKey(record);
-      if (record.kind === 'live' && !isExpired(record.entry, now)) this.putDynamic(key, record, tx);
-      else this.dormant.set(key, record);
+      const cidr = record.kind === 'live' ? record.entry.cidr : record.cidr;
+      const slot = this.table.ensure(record.kind === 'live' ? record.entry.policy : record.policy, cidr);
+      if (record.kind === 'live' && !expired(record.entry.expiration, now)) {
+        this.putDynamic(slot, record.entry, tx);
+      } else {
+        if (this.table.has(slot, F_ENFORCED)) this.removeDynamic(slot, tx, 'deleted');
+        this.table.setDormant(slot, record);
+      }
     }
     await this.commit(tx, []);
   }
@@ -146,35 +157,52 @@ export class RuleStore implements ReplicaStore {
    */
   async addRules(entries: readonly RuleEntry[]): Promise<{ added: number; replaced: number }> {
     this.sweepExpired();
-    const batch = new Map<string, VersionedEntry>();
+    const table = this.table;
+    const gen = table.nextGeneration();
+    const slots = new Int32Array(entries.length);
+    const versions = new Array<VersionedEntry['version']>(entries.length);
     const violations: FieldViolation[] = [];
-    entries.forEach((unversioned, index) => {
-      const entry: VersionedEntry = { ...unversioned, version: this.hlc.next() };
-      const key = ruleKey(entry.policy, entry.cidr);
-      const setEntry = this.setEntries.get(key);
-      if (setEntry !== undefined) {
+    const extra: Counts = { drop: { 4: 0, 6: 0 }, ignore: { 4: 0, 6: 0 } };
+    for (let index = 0; index < entries.length; index++) {
+      const entry = entries[index] as RuleEntry;
+      versions[index] = this.hlc.next();
+      const slot = table.ensure(entry.policy, entry.cidr);
+      slots[index] = slot;
+      if (table.has(slot, F_SET)) {
         violations.push({
           field: entries.length === 1 ? 'cidr' : `rules[${index}].cidr`,
-          message: `${entry.policy} ${entry.cidr.text} belongs to static set "${setEntry.tag}"; edit the set instead`,
+          message: `${entry.policy} ${entry.cidr.text} belongs to static set "${table.tags.text(table.setTag[slot] ?? 0)}"; edit the set instead`,
         });
       }
-      batch.set(key, entry);
-    });
-    if (violations.length > 0) {
-      throw new FailedPreconditionError(violations.map((v) => `${v.field}: ${v.message}`).join('; '));
+      if (table.markGen[slot] !== gen) {
+        table.markGen[slot] = gen;
+        if (!table.has(slot, F_ENFORCED | F_SET)) extra[entry.policy][entry.cidr.family]++;
+      }
+      // A later duplicate of the key wins.
+      table.markIndex[slot] = index;
     }
-    this.checkCapacity(batch);
-    const tx = new Transaction('local');
+    try {
+      if (violations.length > 0) {
+        throw new FailedPreconditionError(violations.map((v) => `${v.field}: ${v.message}`).join('; '));
+      }
+      this.checkCounts(extra);
+    } catch (err) {
+      for (const slot of slots) table.freeIfEmpty(slot);
+      throw err;
+    }
+    const tx = new Transaction('local', this.listeners.length > 0);
     const persisted: PersistedChange[] = [];
     let added = 0;
     let replaced = 0;
-    for (const [key, entry] of batch) {
-      const current = this.dynamic.get(key);
-      if (current !== undefined) replaced++;
+    for (let index = 0; index < entries.length; index++) {
+      const slot = slots[index] ?? 0;
+      if (table.markIndex[slot] !== index) continue;
+      if (table.has(slot, F_ENFORCED)) replaced++;
       else added++;
+      const entry: VersionedEntry = { ...(entries[index] as RuleEntry), version: versions[index] as VersionedEntry['version'] };
       const record: LiveRecord = { kind: 'live', entry };
-      tx.records.push({ key, before: current ?? this.dormant.get(key), after: record });
-      this.putDynamic(key, record, tx);
+      tx.records.push(this.recordChange(slot, record));
+      this.putDynamic(slot, entry, tx);
       persisted.push(record);
     }
     await this.commit(tx, persisted);
@@ -184,21 +212,25 @@ export class RuleStore implements ReplicaStore {
   /** Deletes dynamic entries. All-or-nothing: unknown keys or set-only keys change nothing. */
   async deleteRules(keys: readonly RuleKeyInput[]): Promise<RuleEntry[]> {
     this.sweepExpired();
+    const table = this.table;
     const now = this.now();
+    const gen = table.nextGeneration();
     const notFound: FieldViolation[] = [];
     const setOwned: string[] = [];
-    const targets = new Map<string, VersionedEntry>();
+    const targets: number[] = [];
     keys.forEach((k, index) => {
-      const key = ruleKey(k.policy, k.cidr);
-      const entry = this.dynamic.get(key)?.entry;
-      if (entry !== undefined && !isExpired(entry, now)) {
-        targets.set(key, entry);
+      const slot = table.find(k.policy, k.cidr);
+      if (slot >= 0 && table.has(slot, F_ENFORCED) && !expired(table.expiration[slot] ?? 0, now)) {
+        if (table.markGen[slot] !== gen) {
+          table.markGen[slot] = gen;
+          targets.push(slot);
+        }
         return;
       }
       const field = keys.length === 1 ? 'cidr' : `keys[${index}].cidr`;
-      const setEntry = this.setEntries.get(key);
-      if (setEntry !== undefined) {
-        setOwned.push(`${field}: ${k.policy} ${k.cidr.text} belongs to static set "${setEntry.tag}" and cannot be deleted through the API`);
+      if (slot >= 0 && table.has(slot, F_SET)) {
+        const setTag = table.tags.text(table.setTag[slot] ?? 0);
+        setOwned.push(`${field}: ${k.policy} ${k.cidr.text} belongs to static set "${setTag}" and cannot be deleted through the API`);
       } else {
         notFound.push({ field, message: `no ${k.policy} rule for ${k.cidr.text}` });
       }
@@ -207,9 +239,11 @@ export class RuleStore implements ReplicaStore {
     if (notFound.length > 0) {
       throw new NotFoundError(notFound.map((v) => (keys.length === 1 ? v.message : `${v.field}: ${v.message}`)).join('; '));
     }
-    const tx = new Transaction('local');
+    const tx = new Transaction('local', this.listeners.length > 0);
     const persisted: PersistedChange[] = [];
-    for (const [key, entry] of targets) {
+    const removed: RuleEntry[] = [];
+    for (const slot of targets) {
+      const entry = table.dynamicEntry(slot);
       const tombstone: TombstoneRecord = {
         kind: 'tombstone',
         policy: entry.policy,
@@ -217,13 +251,14 @@ export class RuleStore implements ReplicaStore {
         version: this.hlc.next(),
         deletedExpiration: entry.expiration,
       };
-      tx.records.push({ key, before: this.dynamic.get(key), after: tombstone });
-      this.removeDynamic(key, entry, tx, 'deleted');
-      this.dormant.set(key, tombstone);
+      tx.records.push({ key: table.textKey(slot), before: { kind: 'live', entry }, after: tombstone });
+      this.removeDynamic(slot, tx, 'deleted');
+      table.setTombstone(slot, tombstone.version, tombstone.deletedExpiration);
       persisted.push(tombstone);
+      removed.push(entry);
     }
     await this.commit(tx, persisted);
-    return [...targets.values()];
+    return removed;
   }
 
   /**
@@ -234,26 +269,26 @@ export class RuleStore implements ReplicaStore {
    */
   async mergeRemote(records: readonly ReplicatedRecord[]): Promise<readonly ReplicatedRecord[]> {
     this.sweepExpired();
+    const table = this.table;
     const nowMs = this.options.clock.nowMs();
     const now = Math.floor(nowMs / 1000);
-    const tx = new Transaction('remote');
+    const tx = new Transaction('remote', this.listeners.length > 0);
     const changed: ReplicatedRecord[] = [];
     for (const incoming of records) {
-      this.hlc.observe(incoming.kind === 'live' ? incoming.entry.version : incoming.version);
+      const version = incoming.kind === 'live' ? incoming.entry.version : incoming.version;
+      this.hlc.observe(version);
       if (collectableAfterMs(incoming, this.tombstoneLifetimeMs) <= nowMs) continue;
-      const key = recordKey(incoming);
-      const enforced = this.dynamic.get(key);
-      const before = enforced ?? this.dormant.get(key);
-      if (!supersedes(incoming, before)) continue;
+      const slot = incoming.kind === 'live' ? table.ensure(incoming.entry.policy, incoming.entry.cidr) : table.ensure(incoming.policy, incoming.cidr);
+      if (table.has(slot, F_DYNAMIC) && table.compareToSlot(version, slot) <= 0) continue;
       const record = incoming.kind === 'live' ? this.asReceived(incoming) : incoming;
-      tx.records.push({ key, before, after: record });
+      tx.records.push(this.recordChange(slot, record));
       changed.push(record);
-      if (record.kind === 'live' && !isExpired(record.entry, now)) {
-        this.putDynamic(key, record, tx);
+      if (record.kind === 'live' && !expired(record.entry.expiration, now)) {
+        this.putDynamic(slot, record.entry, tx);
         continue;
       }
-      if (enforced !== undefined) this.removeDynamic(key, enforced.entry, tx, record.kind === 'live' ? 'expired' : 'deleted');
-      this.dormant.set(key, record);
+      if (table.has(slot, F_ENFORCED)) this.removeDynamic(slot, tx, record.kind === 'live' ? 'expired' : 'deleted');
+      table.setDormant(slot, record);
     }
     await this.commit(tx, changed);
     return changed;
@@ -261,22 +296,42 @@ export class RuleStore implements ReplicaStore {
 
   /** Every replicated record: live entries (expired ones included until collected) and tombstones. */
   *records(): Generator<ReplicatedRecord> {
-    yield* this.dynamic.values();
-    yield* this.dormant.values();
+    const table = this.table;
+    for (let slot = 0; slot < table.highWater; slot++) {
+      if (table.has(slot, F_DYNAMIC)) yield table.record(slot);
+    }
+  }
+
+  /** Number of replicated records held (live, expired-not-collected, tombstones). */
+  get recordCount(): number {
+    let n = 0;
+    const table = this.table;
+    for (let slot = 0; slot < table.highWater; slot++) if (table.has(slot, F_DYNAMIC)) n++;
+    return n;
   }
 
   recordOf(key: string): ReplicatedRecord | undefined {
-    return this.dynamic.get(key) ?? this.dormant.get(key);
+    const space = key.indexOf(' ');
+    const policy = key.slice(0, space);
+    if (space < 0 || !isPolicy(policy)) return undefined;
+    const cidr = tryParseCidr(key.slice(space + 1));
+    if (typeof cidr === 'string') return undefined;
+    const slot = this.table.find(policy, cidr);
+    return slot >= 0 && this.table.has(slot, F_DYNAMIC) ? this.table.record(slot) : undefined;
   }
 
   /** Forgets dormant records that can no longer matter (not journaled: load drops them again). */
   collectGarbage(nowMs: number): number {
     this.sweepExpired();
+    const table = this.table;
     const collected: RecordChange[] = [];
-    for (const [key, record] of this.dormant) {
-      if (collectableAfterMs(record, this.tombstoneLifetimeMs) > nowMs) continue;
-      this.dormant.delete(key);
-      collected.push({ key, before: record });
+    for (let slot = 0; slot < table.highWater; slot++) {
+      const flags = table.flags[slot] ?? 0;
+      if ((flags & F_DYNAMIC) === 0 || (flags & F_ENFORCED) !== 0) continue;
+      if (table.collectableAfterMs(slot, this.tombstoneLifetimeMs) > nowMs) continue;
+      collected.push({ key: table.textKey(slot), before: table.record(slot) });
+      table.clearDynamic(slot);
+      table.freeIfEmpty(slot);
     }
     if (collected.length > 0) this.emitRecords(collected, 'gc');
     return collected.length;
@@ -284,25 +339,41 @@ export class RuleStore implements ReplicaStore {
 
   /** The effective entry for a key, unless expired. */
   get(policy: Policy, cidr: Cidr): RuleEntry | undefined {
-    const entry = this.effective[policy].get(cidr);
-    return entry === undefined || isExpired(entry, this.now()) ? undefined : entry;
+    const slot = this.table.find(policy, cidr);
+    if (slot < 0) return undefined;
+    return this.liveEffectiveEntry(slot, this.now());
   }
 
   /** Effective, unexpired entries matching the filter, in chunks (for streaming). */
   *list(filter: ListFilter = {}, chunkSize = 5_000): Generator<RuleEntry[]> {
     const now = this.now();
+    const table = this.table;
     const tagMatches = compileTagFilter(filter.tagPatterns ?? []);
+    const tagVerdicts = new Map<number, boolean>();
     const policies = filter.policy === undefined ? POLICIES : [filter.policy];
     let chunk: RuleEntry[] = [];
     for (const policy of policies) {
-      for (const entry of this.effective[policy].values()) {
-        if (isExpired(entry, now)) continue;
-        if (entry.source === 'set' && filter.includeSets !== true) continue;
-        if (!tagMatches(entry.tag)) continue;
-        chunk.push(entry);
-        if (chunk.length >= chunkSize) {
-          yield chunk;
-          chunk = [];
+      const code = policyCode(policy);
+      for (const family of [4, 6] as const) {
+        for (let slot = 0; slot < table.highWater; slot++) {
+          const flags = table.flags[slot] ?? 0;
+          if ((flags & (F_SET | F_ENFORCED)) === 0) continue;
+          if (table.index.keyBytes[slot * KEY_BYTES] !== code || table.family(slot) !== family) continue;
+          const isSet = (flags & F_SET) !== 0;
+          if (isSet && filter.includeSets !== true) continue;
+          if (!isSet && expired(table.expiration[slot] ?? 0, now)) continue;
+          const tagId = table.effectiveTagId(slot);
+          let matches = tagVerdicts.get(tagId);
+          if (matches === undefined) {
+            matches = tagMatches(table.tags.text(tagId));
+            tagVerdicts.set(tagId, matches);
+          }
+          if (!matches) continue;
+          chunk.push(isSet ? table.setEntry(slot) : table.dynamicEntry(slot));
+          if (chunk.length >= chunkSize) {
+            yield chunk;
+            chunk = [];
+          }
         }
       }
     }
@@ -312,9 +383,8 @@ export class RuleStore implements ReplicaStore {
   /** Which rule decides the fate of a packet from `address`: ignore beats drop. */
   check(address: Address): CheckResult {
     const now = this.now();
-    const live = (entry: RuleEntry): boolean => !isExpired(entry, now);
-    const ignoreMatch = this.effective.ignore.lookup(address, live)?.value;
-    const dropMatch = this.effective.drop.lookup(address, live)?.value;
+    const ignoreMatch = this.longestMatch('ignore', address, now);
+    const dropMatch = this.longestMatch('drop', address, now);
     if (ignoreMatch !== undefined) return { verdict: 'pass', decisive: ignoreMatch, ignoreMatch, dropMatch };
     if (dropMatch !== undefined) return { verdict: 'drop', decisive: dropMatch, dropMatch };
     return { verdict: 'pass' };
@@ -322,31 +392,33 @@ export class RuleStore implements ReplicaStore {
 
   /** Effective entry counts per policy (all families), expired-but-unswept included. */
   countByPolicy(): Record<Policy, number> {
-    return { drop: this.counts.drop[4] + this.counts.drop[6], ignore: this.counts.ignore[4] + this.counts.ignore[6] };
+    const e = this.effective;
+    return { drop: e.count('drop', 4) + e.count('drop', 6), ignore: e.count('ignore', 4) + e.count('ignore', 6) };
   }
 
   /** Enforced dynamic entries; includes not-yet-swept expired ones. */
   *dynamicEntries(): Generator<VersionedEntry> {
-    for (const record of this.dynamic.values()) yield record.entry;
+    const table = this.table;
+    for (let slot = 0; slot < table.highWater; slot++) if (table.has(slot, F_ENFORCED)) yield table.dynamicEntry(slot);
   }
 
   /** Removes entries whose expiration has passed; returns how many effective entries changed. */
   sweepExpired(): number {
     const now = this.now();
-    const due = this.expiry.popDue(now);
-    if (due.length === 0) return 0;
-    const tx = new Transaction('local');
-    for (const { expiration, ref: key } of due) {
-      const record = this.dynamic.get(key);
+    if (this.expiry.peek() > now) return 0;
+    const table = this.table;
+    const tx = new Transaction('local', this.listeners.length > 0);
+    let changed = 0;
+    while (this.expiry.size > 0 && this.expiry.peek() <= now) {
+      const slot = this.expiry.pop();
       // Replaced since with another expiry (it has its own item), or already gone.
-      if (record === undefined || record.entry.expiration !== expiration) continue;
-      this.removeDynamic(key, record.entry, tx, 'expired');
+      if (!table.has(slot, F_ENFORCED) || !expired(table.expiration[slot] ?? 0, now)) continue;
+      if (this.removeDynamic(slot, tx, 'expired')) changed++;
       // Still the key's record (same version, same digest on every node) until collected.
-      this.dormant.set(key, record);
     }
     // Expiry is not journaled (nor replicated): every node expires entries by itself.
     void this.commit(tx, []).catch(() => undefined);
-    return tx.changes.length;
+    return changed;
   }
 
   /**
@@ -356,21 +428,47 @@ export class RuleStore implements ReplicaStore {
    */
   async applySetDeltas(deltas: readonly SetEntriesDelta[]): Promise<void> {
     this.sweepExpired();
+    const table = this.table;
     const now = this.now();
-    const upserts = new Map<string, RuleEntry>();
-    for (const { policy, upserts: items } of deltas) {
-      for (const { cidr, tag } of items) {
-        upserts.set(ruleKey(policy, cidr), { policy, cidr, tag, expiration: 0, createdAt: now, originNode: '', source: 'set' });
+    const gen = table.nextGeneration();
+    const upsertSlots: number[] = [];
+    const upsertTags: string[] = [];
+    const extra: Counts = { drop: { 4: 0, 6: 0 }, ignore: { 4: 0, 6: 0 } };
+    for (const { policy, upserts } of deltas) {
+      for (const { cidr, tag } of upserts) {
+        const slot = table.ensure(policy, cidr);
+        if (table.markGen[slot] !== gen) {
+          table.markGen[slot] = gen;
+          if (!table.has(slot, F_ENFORCED | F_SET)) extra[policy][cidr.family]++;
+        }
+        table.markIndex[slot] = upsertSlots.length;
+        upsertSlots.push(slot);
+        upsertTags.push(tag);
       }
     }
-    const removedKeys = deltas.flatMap(({ policy, removals }) => removals.map((cidr) => ruleKey(policy, cidr)));
-    this.checkCapacity(upserts, new Set(removedKeys));
-    const tx = new Transaction('local');
-    for (const key of removedKeys) this.replaceSetEntry(key, undefined, tx);
-    for (const [key, entry] of upserts) {
-      const current = this.setEntries.get(key);
-      this.replaceSetEntry(key, current === undefined ? entry : { ...current, tag: entry.tag }, tx);
+    const removalSlots = new Set<number>();
+    for (const { policy, removals } of deltas) {
+      for (const cidr of removals) {
+        const slot = table.find(policy, cidr);
+        if (slot < 0 || removalSlots.has(slot)) continue;
+        removalSlots.add(slot);
+        if (table.has(slot, F_SET) && !table.has(slot, F_ENFORCED) && table.markGen[slot] !== gen) extra[policy][cidr.family]--;
+      }
     }
+    try {
+      this.checkCounts(extra);
+    } catch (err) {
+      for (const slot of upsertSlots) table.freeIfEmpty(slot);
+      throw err;
+    }
+    const tx = new Transaction('local', this.listeners.length > 0);
+    for (const slot of removalSlots) this.replaceSetEntry(slot, undefined, now, tx);
+    for (let i = 0; i < upsertSlots.length; i++) {
+      const slot = upsertSlots[i] ?? 0;
+      if (table.markIndex[slot] !== i) continue;
+      this.replaceSetEntry(slot, upsertTags[i] ?? '', now, tx);
+    }
+    for (const slot of removalSlots) table.freeIfEmpty(slot);
     await this.commit(tx, []);
   }
 
@@ -385,19 +483,11 @@ export class RuleStore implements ReplicaStore {
     return nowSeconds(this.options.clock);
   }
 
-  private checkCapacity(batch: ReadonlyMap<string, RuleEntry>, leaving: ReadonlySet<string> = new Set()): void {
-    const extra: Counts = { drop: { 4: 0, 6: 0 }, ignore: { 4: 0, 6: 0 } };
-    for (const [key, entry] of batch) {
-      if (!this.dynamic.has(key) && !this.setEntries.has(key)) extra[entry.policy][entry.cidr.family]++;
-    }
-    for (const key of leaving) {
-      const entry = this.setEntries.get(key);
-      if (entry !== undefined && !this.dynamic.has(key) && !batch.has(key)) extra[entry.policy][entry.cidr.family]--;
-    }
+  private checkCounts(extra: Counts): void {
     for (const policy of POLICIES) {
       for (const family of [4, 6] as const) {
         const want = extra[policy][family];
-        const used = this.counts[policy][family];
+        const used = this.effective.count(policy, family);
         if (want > 0 && used + want > this.capacity[policy]) {
           throw new CapacityExceededError(
             `${policy} IPv${family} map is full: ${used} of ${this.capacity[policy]} entries used, ` +
@@ -408,8 +498,41 @@ export class RuleStore implements ReplicaStore {
     }
   }
 
-  private effectiveOf(key: string): RuleEntry | undefined {
-    return this.setEntries.get(key) ?? this.dynamic.get(key)?.entry;
+  private layerOf(slot: number): number {
+    const flags = this.table.flags[slot] ?? 0;
+    if ((flags & F_SET) !== 0) return SET;
+    return (flags & F_ENFORCED) !== 0 ? DYNAMIC : NONE;
+  }
+
+  private effectiveEntryOf(slot: number, layer: number): RuleEntry | undefined {
+    if (layer === SET) return this.table.setEntry(slot);
+    if (layer === DYNAMIC) return this.table.dynamicEntry(slot);
+    return undefined;
+  }
+
+  private liveEffectiveEntry(slot: number, now: number): RuleEntry | undefined {
+    const layer = this.layerOf(slot);
+    if (layer === SET) return this.table.setEntry(slot);
+    if (layer === DYNAMIC && !expired(this.table.expiration[slot] ?? 0, now)) return this.table.dynamicEntry(slot);
+    return undefined;
+  }
+
+  private longestMatch(policy: Policy, address: Address, now: number): RuleEntry | undefined {
+    const table = this.table;
+    const code = policyCode(policy);
+    for (const length of this.effective.lengths(policy, address.family)) {
+      encodePrefixKey(code, address.family, address.bytes, length, table.scratchKey);
+      const slot = table.findScratch();
+      if (slot < 0) continue;
+      const entry = this.liveEffectiveEntry(slot, now);
+      if (entry !== undefined) return entry;
+    }
+    return undefined;
+  }
+
+  private recordChange(slot: number, after: ReplicatedRecord): RecordChange {
+    const key = this.table.textKey(slot);
+    return this.table.has(slot, F_DYNAMIC) ? { key, before: this.table.record(slot), after } : { key, after };
   }
 
   /** A live record as this node keeps it: written elsewhere = source "peer". */
@@ -419,61 +542,85 @@ export class RuleStore implements ReplicaStore {
     return entry.source === source ? record : { kind: 'live', entry: { ...entry, source } };
   }
 
-  private putDynamic(key: string, record: LiveRecord, tx: Transaction): void {
-    const { entry } = record;
-    const before = this.effectiveOf(key);
-    this.dormant.delete(key);
-    this.dynamic.set(key, record);
+  private putDynamic(slot: number, entry: VersionedEntry, tx: Transaction): void {
+    const table = this.table;
+    const before = this.layerOf(slot);
+    const beforeEntry = tx.observed ? this.effectiveEntryOf(slot, before) : undefined;
+    if (!table.has(slot, F_ENFORCED)) this.enforcedCount++;
+    table.setLive(slot, entry, true);
     if (entry.expiration !== 0) {
-      this.expiry.push({ expiration: entry.expiration, ref: key });
+      this.expiry.push(entry.expiration, slot);
       // Replacements leave stale items behind; rebuild before they outnumber live ones.
-      if (this.expiry.size > 2 * this.dynamic.size + 4_096) this.rebuildExpiry();
+      if (this.expiry.size > 2 * this.enforcedCount + 4_096) this.rebuildExpiry();
     }
-    this.updateEffective(key, before, tx);
+    this.updateEffective(slot, before, beforeEntry, DYNAMIC, tx);
   }
 
   private rebuildExpiry(): void {
     this.expiry.clear();
-    for (const [key, { entry }] of this.dynamic) {
-      if (entry.expiration !== 0) this.expiry.push({ expiration: entry.expiration, ref: key });
+    const table = this.table;
+    for (let slot = 0; slot < table.highWater; slot++) {
+      const expiration = table.expiration[slot] ?? 0;
+      if (table.has(slot, F_ENFORCED) && expiration !== 0) this.expiry.push(expiration, slot);
     }
   }
 
-  private removeDynamic(key: string, entry: RuleEntry, tx: Transaction, reason: 'deleted' | 'expired'): void {
-    const before = this.effectiveOf(key);
-    this.dynamic.delete(key);
-    this.updateEffective(key, before, tx, reason === 'expired' ? entry : undefined);
+  /** Stops enforcing the slot's dynamic entry (its record stays, dormant). True when the effective state changed. */
+  private removeDynamic(slot: number, tx: Transaction, reason: 'deleted' | 'expired'): boolean {
+    const before = this.layerOf(slot);
+    const beforeEntry = tx.observed ? this.effectiveEntryOf(slot, before) : undefined;
+    this.table.setEnforced(slot, false);
+    this.enforcedCount--;
+    return this.updateEffective(slot, before, beforeEntry, DYNAMIC, tx, reason === 'expired' ? reason : undefined);
   }
 
-  private replaceSetEntry(key: string, entry: RuleEntry | undefined, tx: Transaction): void {
-    const before = this.effectiveOf(key);
-    if (entry === undefined) this.setEntries.delete(key);
-    else this.setEntries.set(key, entry);
-    this.updateEffective(key, before, tx);
-  }
-
-  private updateEffective(key: string, before: RuleEntry | undefined, tx: Transaction, expired?: RuleEntry): void {
-    const after = this.effectiveOf(key);
-    if (before === after) return;
-    if (after !== undefined) {
-      if (before === undefined) this.counts[after.policy][after.cidr.family]++;
-      this.effective[after.policy].set(after.cidr, after);
-      tx.upserts.set(key, after); // an entry is a DataPlaneRule (policy, cidr, tag)
-      tx.removals.delete(key);
-      tx.changes.push({ type: 'put', entry: after });
-    } else if (before !== undefined) {
-      this.counts[before.policy][before.cidr.family]--;
-      this.effective[before.policy].delete(before.cidr);
-      tx.removals.set(key, before);
-      tx.upserts.delete(key);
-      tx.changes.push({ type: 'delete', entry: expired ?? before, reason: expired !== undefined ? 'expired' : 'deleted' });
+  private replaceSetEntry(slot: number, tag: string | undefined, now: number, tx: Transaction): void {
+    const table = this.table;
+    const before = this.layerOf(slot);
+    const beforeEntry = tx.observed ? this.effectiveEntryOf(slot, before) : undefined;
+    if (tag === undefined) {
+      if (!table.has(slot, F_SET)) return;
+      table.clearSetEntry(slot);
+    } else {
+      table.setSetEntry(slot, tag, table.has(slot, F_SET) ? (table.setCreatedAt[slot] ?? now) : now);
     }
+    this.updateEffective(slot, before, beforeEntry, SET, tx);
+  }
+
+  /**
+   * Folds a slot's change of layer `changedLayer` into the effective state: counts and
+   * prefix lengths, the transaction's data-plane work, and the observers' changes.
+   */
+  private updateEffective(
+    slot: number,
+    before: number,
+    beforeEntry: RuleEntry | undefined,
+    changedLayer: Layer,
+    tx: Transaction,
+    expiredReason?: 'expired',
+  ): boolean {
+    const after = this.layerOf(slot);
+    if (after === before && after !== changedLayer) return false;
+    if (after === NONE && before === NONE) return false;
+    const table = this.table;
+    if (!tx.touched.has(slot)) tx.touched.set(slot, before !== NONE);
+    if (after !== NONE) {
+      if (before === NONE) this.effective.add(table.policy(slot), table.family(slot), table.prefixLength(slot));
+      if (tx.observed) tx.changes.push({ type: 'put', entry: this.effectiveEntryOf(slot, after) as RuleEntry });
+    } else {
+      this.effective.remove(table.policy(slot), table.family(slot), table.prefixLength(slot));
+      if (tx.observed && beforeEntry !== undefined) {
+        tx.changes.push({ type: 'delete', entry: beforeEntry, reason: expiredReason ?? 'deleted' });
+      }
+    }
+    return true;
   }
 
   private emitRecords(changes: readonly RecordChange[], origin: RecordChangeOrigin): void {
     for (const listener of this.recordListeners) listener(changes, origin);
   }
 
+  /** The commit pipeline: observers, then journal and data plane together. */
   private async commit(tx: Transaction, persisted: readonly PersistedChange[]): Promise<void> {
     if (tx.records.length > 0) this.emitRecords(tx.records, tx.origin);
     if (tx.changes.length > 0) for (const listener of this.listeners) listener(tx.changes);
@@ -481,8 +628,19 @@ export class RuleStore implements ReplicaStore {
       persisted.length > 0 && this.options.persistence !== undefined
         ? this.options.persistence.record(persisted)
         : Promise.resolve();
-    const update = { upserts: [...tx.upserts.values()], removals: [...tx.removals.values()] };
-    if (update.upserts.length > 0 || update.removals.length > 0) {
+    const upserts: DataPlaneRule[] = [];
+    const removals: DataPlaneKey[] = [];
+    const table = this.table;
+    for (const [slot, wasEffective] of tx.touched) {
+      const layer = this.layerOf(slot);
+      if (layer !== NONE) {
+        upserts.push({ policy: table.policy(slot), cidr: table.cidr(slot), tag: table.tags.text(table.effectiveTagId(slot)) });
+      } else if (wasEffective) {
+        removals.push({ policy: table.policy(slot), cidr: table.cidr(slot) });
+      }
+    }
+    if (upserts.length > 0 || removals.length > 0) {
+      const update = { upserts, removals };
       const applied = this.dataPlaneChain.then(() => this.options.dataPlane.apply(update));
       // Keep the chain alive after a failure; the caller still sees the rejection.
       this.dataPlaneChain = applied.catch(() => undefined);
@@ -493,13 +651,21 @@ export class RuleStore implements ReplicaStore {
   }
 }
 
-/** Effects of one mutation, folded per key. */
+function expired(expiration: number, now: number): boolean {
+  return expiration !== 0 && expiration <= now;
+}
+
+/** Effects of one mutation, folded per slot. */
 class Transaction {
-  readonly upserts = new Map<string, DataPlaneRule>();
-  readonly removals = new Map<string, DataPlaneKey>();
+  /** Slots whose effective entry changed -> whether they had one before the transaction. */
+  readonly touched = new Map<number, boolean>();
   readonly changes: StoreChange[] = [];
   /** Changes of replicated records (set entries and expiry are not). */
   readonly records: RecordChange[] = [];
 
-  constructor(readonly origin: RecordChangeOrigin) {}
+  /** observed: someone listens to effective changes (entries are built only then). */
+  constructor(
+    readonly origin: RecordChangeOrigin,
+    readonly observed: boolean,
+  ) {}
 }
