@@ -20,8 +20,7 @@ export class KeyIndex {
   private table: Int32Array;
   private mask: number;
   /** Stack of freed slots. */
-  private freeSlots: Int32Array;
-  private freeCount = 0;
+  private readonly freeSlots: number[] = [];
   /** Slots ever handed out (the high-water mark). */
   private used = 0;
   private live = 0;
@@ -33,7 +32,6 @@ export class KeyIndex {
     this.words = new Uint32Array(slots * KEY_WORDS);
     this.bytes = new Uint8Array(this.words.buffer);
     this.hashes = new Uint32Array(slots);
-    this.freeSlots = new Int32Array(slots);
     const tableSize = nextPowerOfTwo(slots * 2);
     this.table = new Int32Array(tableSize).fill(EMPTY);
     this.mask = tableSize - 1;
@@ -64,7 +62,7 @@ export class KeyIndex {
 
   /** Bytes held by the typed arrays (for reports). */
   get byteSize(): number {
-    return this.words.byteLength + this.hashes.byteLength + this.table.byteLength + this.freeSlots.byteLength;
+    return this.words.byteLength + this.hashes.byteLength + this.table.byteLength;
   }
 
   /** Slot of the key in `key` (KEY_WORDS words at word offset `at`), or -1. */
@@ -127,18 +125,19 @@ export class KeyIndex {
     }
     table[hole] = EMPTY;
     this.live--;
-    this.freeSlots[this.freeCount++] = slot;
+    this.freeSlots.push(slot);
   }
 
   clear(): void {
     this.table.fill(EMPTY);
     this.used = 0;
     this.live = 0;
-    this.freeCount = 0;
+    this.freeSlots.length = 0;
   }
 
   private allocate(): number {
-    if (this.freeCount > 0) return this.freeSlots[--this.freeCount] ?? 0;
+    const reused = this.freeSlots.pop();
+    if (reused !== undefined) return reused;
     if (this.used === this.hashes.length) this.growSlots();
     return this.used++;
   }
@@ -153,7 +152,6 @@ export class KeyIndex {
     const hashes = new Uint32Array(capacity);
     hashes.set(this.hashes);
     this.hashes = hashes;
-    this.freeSlots = new Int32Array(capacity);
     this.onGrow?.(capacity);
   }
 

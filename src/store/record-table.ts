@@ -43,10 +43,11 @@ export class RecordTable {
   /** Static-set entry. */
   setTag = new Uint32Array(0);
   setCreatedAt = new Float64Array(0);
-  /** Per-batch marks (deduplication without a Map per batch). */
-  markGen = new Uint32Array(0);
+  /**
+   * Per-batch mark: the batch index that last named the slot. Valid only when the
+   * batch's own slot list confirms it (isMarked), so it never needs clearing.
+   */
   markIndex = new Int32Array(0);
-  private generation = 0;
   /** Scratch key (one per table, never re-entered). */
   readonly scratch = new Uint32Array(KEY_WORDS);
   private readonly scratchBytes = new Uint8Array(this.scratch.buffer);
@@ -56,10 +57,10 @@ export class RecordTable {
     this.grow(this.index.capacity);
   }
 
-  /** A fresh batch generation for markGen. */
-  nextGeneration(): number {
-    this.generation = (this.generation + 1) >>> 0 || 1;
-    return this.generation;
+  /** True when `slot` was marked by an earlier item of the batch whose slots (so far) are `slots[0..count)`. */
+  isMarked(slot: number, slots: ArrayLike<number>, count: number): boolean {
+    const at = this.markIndex[slot] ?? -1;
+    return at >= 0 && at < count && slots[at] === slot;
   }
 
   get highWater(): number {
@@ -268,7 +269,6 @@ export class RecordTable {
     this.source = grown(this.source, new Uint8Array(capacity));
     this.setTag = grown(this.setTag, new Uint32Array(capacity));
     this.setCreatedAt = grown(this.setCreatedAt, new Float64Array(capacity));
-    this.markGen = grown(this.markGen, new Uint32Array(capacity));
     this.markIndex = grown(this.markIndex, new Int32Array(capacity));
   }
 }

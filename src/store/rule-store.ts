@@ -158,7 +158,6 @@ export class RuleStore implements ReplicaStore {
   async addRules(entries: readonly RuleEntry[]): Promise<{ added: number; replaced: number }> {
     this.sweepExpired();
     const table = this.table;
-    const gen = table.nextGeneration();
     const slots = new Int32Array(entries.length);
     const versions = new Array<VersionedEntry['version']>(entries.length);
     const violations: FieldViolation[] = [];
@@ -174,10 +173,7 @@ export class RuleStore implements ReplicaStore {
           message: `${entry.policy} ${entry.cidr.text} belongs to static set "${table.tags.text(table.setTag[slot] ?? 0)}"; edit the set instead`,
         });
       }
-      if (table.markGen[slot] !== gen) {
-        table.markGen[slot] = gen;
-        if (!table.has(slot, F_ENFORCED | F_SET)) extra[entry.policy][entry.cidr.family]++;
-      }
+      if (!table.isMarked(slot, slots, index) && !table.has(slot, F_ENFORCED | F_SET)) extra[entry.policy][entry.cidr.family]++;
       // A later duplicate of the key wins.
       table.markIndex[slot] = index;
     }
@@ -214,15 +210,14 @@ export class RuleStore implements ReplicaStore {
     this.sweepExpired();
     const table = this.table;
     const now = this.now();
-    const gen = table.nextGeneration();
     const notFound: FieldViolation[] = [];
     const setOwned: string[] = [];
     const targets: number[] = [];
     keys.forEach((k, index) => {
       const slot = table.find(k.policy, k.cidr);
       if (slot >= 0 && table.has(slot, F_ENFORCED) && !expired(table.expiration[slot] ?? 0, now)) {
-        if (table.markGen[slot] !== gen) {
-          table.markGen[slot] = gen;
+        if (!table.isMarked(slot, targets, targets.length)) {
+          table.markIndex[slot] = targets.length;
           targets.push(slot);
         }
         return;
@@ -430,17 +425,13 @@ export class RuleStore implements ReplicaStore {
     this.sweepExpired();
     const table = this.table;
     const now = this.now();
-    const gen = table.nextGeneration();
     const upsertSlots: number[] = [];
     const upsertTags: string[] = [];
     const extra: Counts = { drop: { 4: 0, 6: 0 }, ignore: { 4: 0, 6: 0 } };
     for (const { policy, upserts } of deltas) {
       for (const { cidr, tag } of upserts) {
         const slot = table.ensure(policy, cidr);
-        if (table.markGen[slot] !== gen) {
-          table.markGen[slot] = gen;
-          if (!table.has(slot, F_ENFORCED | F_SET)) extra[policy][cidr.family]++;
-        }
+        if (!table.isMarked(slot, upsertSlots, upsertSlots.length) && !table.has(slot, F_ENFORCED | F_SET)) extra[policy][cidr.family]++;
         table.markIndex[slot] = upsertSlots.length;
         upsertSlots.push(slot);
         upsertTags.push(tag);
@@ -452,7 +443,8 @@ export class RuleStore implements ReplicaStore {
         const slot = table.find(policy, cidr);
         if (slot < 0 || removalSlots.has(slot)) continue;
         removalSlots.add(slot);
-        if (table.has(slot, F_SET) && !table.has(slot, F_ENFORCED) && table.markGen[slot] !== gen) extra[policy][cidr.family]--;
+        const upserted = table.isMarked(slot, upsertSlots, upsertSlots.length);
+        if (table.has(slot, F_SET) && !table.has(slot, F_ENFORCED) && !upserted) extra[policy][cidr.family]--;
       }
     }
     try {
