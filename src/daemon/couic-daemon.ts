@@ -65,6 +65,7 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, clock:
       snapshotEvery: options.persistence.snapshotEvery,
       logger,
       snapshotSource: () => store?.records() ?? [],
+      format: 'binary',
     });
     cleanups.push(() => persistence.close());
     store = new RuleStore({
@@ -76,6 +77,13 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, clock:
     });
     await store.restore(await persistence.load());
     logger.info({ rules: store.countByPolicy() }, 'dynamic rules restored');
+    if (persistence.holdsLegacyFiles) {
+      // State written by an older couic (NDJSON): rewritten in the binary format in the background.
+      void persistence.snapshotNow().then(
+        () => logger.info('journal: state rewritten in the binary format'),
+        (err: unknown) => logger.warn({ err }, 'journal: rewriting the state in the binary format failed; will retry at the next snapshot'),
+      );
+    }
 
     const sets = new StaticSets(await SetRepository.open(setsDirOf(options.workingDir), { logger }), store);
     const { changes } = await sets.reload();
