@@ -73,7 +73,8 @@ export function keyPrefixLength(keys: Uint8Array, at: number): number {
 export function cidrOfKey(keys: Uint8Array, at: number): Cidr {
   const family = keyFamily(keys, at);
   const size = family === 4 ? 4 : 16;
-  const bytes = keys.slice(at + TARGET_OFFSET, at + TARGET_OFFSET + size);
+  // A plain Uint8Array copy, whatever the source (a Buffer's slice would share and be a Buffer).
+  const bytes = new Uint8Array(keys.subarray(at + TARGET_OFFSET, at + TARGET_OFFSET + size));
   const prefixLength = keyPrefixLength(keys, at);
   return { family, bytes, prefixLength, text: `${addressText(family, bytes)}/${prefixLength}` };
 }
