@@ -75,7 +75,10 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, clock:
       hlc: new HybridClock(clock, nodeId),
       tombstoneLifetimeMs: options.peering.tombstoneLifetimeS * 1000,
     });
-    await store.restore(await persistence.load());
+    const restoring = store;
+    // Streamed: decoded chunks go straight into the store's table, no object kept per record.
+    await persistence.load((records) => restoring.restoreBatch(records));
+    await store.finishRestore();
     logger.info({ rules: store.countByPolicy() }, 'dynamic rules restored');
     if (persistence.holdsLegacyFiles) {
       // State written by an older couic (NDJSON): rewritten in the binary format in the background.

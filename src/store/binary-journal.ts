@@ -109,28 +109,56 @@ export class BinarySegment {
   }
 }
 
+/** Where replayed records go, in file order: a map by key, or a consumer of decoded chunks. */
+export type ReplayTarget = Map<string, ReplicatedRecord> | ((records: ReplicatedRecord[]) => void);
+
+/** Decoded records handed to a chunk consumer at once (they die young: no map holds them). */
+const REPLAY_CHUNK = 4_096;
+
+function collector(into: ReplayTarget): { add(record: ReplicatedRecord): void; flush(): void } {
+  if (into instanceof Map) return { add: (record) => void into.set(recordKey(record), record), flush: () => undefined };
+  let chunk: ReplicatedRecord[] = [];
+  const flush = (): void => {
+    if (chunk.length === 0) return;
+    const full = chunk;
+    chunk = [];
+    into(full);
+  };
+  return {
+    add(record) {
+      chunk.push(record);
+      if (chunk.length >= REPLAY_CHUNK) flush();
+    },
+    flush,
+  };
+}
+
 /** Applies a binary snapshot's records to `into`; returns how many it held. */
-export async function replayBinarySnapshot(path: string, into: Map<string, ReplicatedRecord>, logger: BinaryLogger): Promise<number> {
+export async function replayBinarySnapshot(path: string, into: ReplayTarget, logger: BinaryLogger): Promise<number> {
   let entries = 0;
   let trailer: number | undefined;
+  const sink = collector(into);
   await readFrames(path, 'snapshot', logger, (record) => {
-    into.set(recordKey(record), record);
+    sink.add(record);
     entries++;
   }, (count) => {
     trailer = count;
   });
+  sink.flush();
   if (trailer === undefined) logger.warn({ file: path, entries }, 'snapshot: end marker missing; using the entries it holds');
   else if (trailer !== entries) logger.warn({ file: path, entries, expected: trailer }, 'snapshot: some entries were unreadable');
   return entries;
 }
 
 /** Applies a binary journal segment's changes to `into`, in order; returns how many it held. */
-export async function replayBinarySegment(path: string, into: Map<string, ReplicatedRecord>, logger: BinaryLogger): Promise<number> {
+export async function replayBinarySegment(path: string, into: ReplayTarget, logger: BinaryLogger): Promise<number> {
   let changes = 0;
+  const sink = collector(into);
   await readFrames(path, 'journal', logger, (record) => {
-    into.set(recordKey(record), record);
+    sink.add(record);
     changes++;
   });
+  sink.flush();
   return changes;
 }
 

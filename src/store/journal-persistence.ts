@@ -176,18 +176,42 @@ export class JournalPersistence implements RulePersistence {
     return this.legacyFiles;
   }
 
-  async load(): Promise<ReplicatedRecord[]> {
+  /**
+   * Without `sink`: the latest record of every key. With it: every record of the
+   * snapshot and segments, in file order, handed over in chunks as they are decoded
+   * (later ones supersede earlier ones of the same key); resolves with [] then. The
+   * chunks are not kept, so loading a large state holds no object per record.
+   */
+  async load(sink?: (records: ReplicatedRecord[]) => void): Promise<ReplicatedRecord[]> {
     const started = performance.now();
     await this.snapshotting;
     const listing = await listDir(this.dir);
     const snapshotSeq = listing.snapshots.at(-1);
     const state = new Map<string, ReplicatedRecord>();
+    let streamed = 0;
+    let streamedTombstones = 0;
+    const target =
+      sink === undefined
+        ? state
+        : (records: ReplicatedRecord[]): void => {
+            streamed += records.length;
+            for (const record of records) if (record.kind === 'tombstone') streamedTombstones++;
+            sink(records);
+          };
+    // NDJSON files (state of an older couic) go through a map per file, then to the sink.
+    const replayLegacy = async (replay: (into: Map<string, ReplicatedRecord>) => Promise<number>): Promise<number> => {
+      if (sink === undefined) return replay(state);
+      const file = new Map<string, ReplicatedRecord>();
+      const n = await replay(file);
+      (target as (records: ReplicatedRecord[]) => void)([...file.values()]);
+      return n;
+    };
     const snapshotEntries =
       snapshotSeq === undefined
         ? 0
         : listing.binarySnapshots.has(snapshotSeq)
-          ? await replayBinarySnapshot(binarySnapshotPath(this.dir, snapshotSeq), state, this.logger)
-          : await replaySnapshot(snapshotPath(this.dir, snapshotSeq), state, this.logger);
+          ? await replayBinarySnapshot(binarySnapshotPath(this.dir, snapshotSeq), target, this.logger)
+          : await replayLegacy((into) => replaySnapshot(snapshotPath(this.dir, snapshotSeq), into, this.logger));
     const segments = listing.segments.filter((seq) => seq >= (snapshotSeq ?? 0));
     let records = 0;
     let expected = snapshotSeq ?? segments[0];
@@ -196,15 +220,16 @@ export class JournalPersistence implements RulePersistence {
         this.logger.warn({ dir: this.dir, expected, found: seq }, 'journal: segments missing; changes may be lost');
       }
       records += listing.binarySegments.has(seq)
-        ? await replayBinarySegment(binaryJournalPath(this.dir, seq), state, this.logger)
-        : await replaySegment(journalPath(this.dir, seq), state, this.logger);
+        ? await replayBinarySegment(binaryJournalPath(this.dir, seq), target, this.logger)
+        : await replayLegacy((into) => replaySegment(journalPath(this.dir, seq), into, this.logger));
       expected = seq + 1;
     }
     // Restarts do not reset the count, or a node restarted often would never compact.
     this.recordsSinceSnapshot = records;
-    this.stateSizeAtSnapshot = state.size;
+    // Streamed: the snapshot's size stands for the state's (keys are not counted twice here).
+    this.stateSizeAtSnapshot = sink === undefined ? state.size : snapshotEntries;
     const loaded = [...state.values()];
-    const tombstones = loaded.reduce((n, record) => (record.kind === 'tombstone' ? n + 1 : n), 0);
+    const tombstones = sink === undefined ? loaded.reduce((n, record) => (record.kind === 'tombstone' ? n + 1 : n), 0) : streamedTombstones;
     this.logger.info(
       {
         dir: this.dir,
@@ -212,8 +237,9 @@ export class JournalPersistence implements RulePersistence {
         snapshotEntries,
         segments: segments.length,
         journalRecords: records,
-        entries: loaded.length - tombstones,
+        entries: (sink === undefined ? loaded.length : streamed) - tombstones,
         tombstones,
+        ...(sink === undefined ? {} : { streamed: true }),
         durationMs: Math.round(performance.now() - started),
       },
       'journal: rules loaded',

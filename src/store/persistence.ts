@@ -8,9 +8,11 @@ export type PersistedChange = ReplicatedRecord;
 export interface RulePersistence {
   /**
    * Replays snapshot + journal: the latest record of every key, expired entries and
-   * tombstones included (the store decides what is still worth keeping).
+   * tombstones included (the store decides what is still worth keeping). With `sink`,
+   * implementations may instead hand every record over in file order, in chunks, and
+   * resolve with []: later records supersede earlier ones of the same key.
    */
-  load(): Promise<ReplicatedRecord[]>;
+  load(sink?: (records: ReplicatedRecord[]) => void): Promise<ReplicatedRecord[]>;
   /**
    * Queues changes; resolves once they are durable (fsync'd). Calls made close together
    * share one write and one fsync (group commit).

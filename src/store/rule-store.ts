@@ -111,6 +111,8 @@ export class RuleStore implements ReplicaStore {
   /** Shared with the replication hub, which observes remote versions through mergeRemote. */
   readonly hlc: HybridClock;
   private readonly tombstoneLifetimeMs: number;
+  /** The transaction of a restore in progress (restoreBatch). */
+  private restoring: Transaction | undefined;
   /** Data-plane batches are applied strictly in order. */
   private dataPlaneChain: Promise<void> = Promise.resolve();
 
@@ -133,21 +135,47 @@ export class RuleStore implements ReplicaStore {
    * are already collectable are left out; the clock moves past every restored version.
    */
   async restore(records: Iterable<ReplicatedRecord>): Promise<void> {
+    this.restoreBatch(records);
+    await this.finishRestore();
+  }
+
+  /**
+   * restore() in pieces, for a persistence that streams what it loads: records in load
+   * order (a later record of a key supersedes an earlier one, whatever the versions),
+   * then finishRestore() once. Nothing is journaled; the data plane is updated at the end.
+   */
+  restoreBatch(records: Iterable<ReplicatedRecord>): void {
     const nowMs = this.options.clock.nowMs();
     const now = Math.floor(nowMs / 1000);
-    const tx = new Transaction('local', false);
+    const tx = (this.restoring ??= new Transaction('local', false));
+    const table = this.table;
     for (const record of records) {
       this.hlc.observe(record.kind === 'live' ? record.entry.version : record.version);
-      if (collectableAfterMs(record, this.tombstoneLifetimeMs) <= nowMs) continue;
+      const policy = record.kind === 'live' ? record.entry.policy : record.policy;
       const cidr = record.kind === 'live' ? record.entry.cidr : record.cidr;
-      const slot = this.table.ensure(record.kind === 'live' ? record.entry.policy : record.policy, cidr);
+      if (collectableAfterMs(record, this.tombstoneLifetimeMs) <= nowMs) {
+        // Supersedes (and so forgets) what an earlier record of the key said.
+        const slot = table.find(policy, cidr);
+        if (slot >= 0 && table.has(slot, F_DYNAMIC)) {
+          if (table.has(slot, F_ENFORCED)) this.removeDynamic(slot, tx, 'deleted');
+          table.clearDynamic(slot);
+          table.freeIfEmpty(slot);
+        }
+        continue;
+      }
+      const slot = table.ensure(policy, cidr);
       if (record.kind === 'live' && !expired(record.entry.expiration, now)) {
         this.putDynamic(slot, record.entry, tx);
       } else {
-        if (this.table.has(slot, F_ENFORCED)) this.removeDynamic(slot, tx, 'deleted');
-        this.table.setDormant(slot, record);
+        if (table.has(slot, F_ENFORCED)) this.removeDynamic(slot, tx, 'deleted');
+        table.setDormant(slot, record);
       }
     }
+  }
+
+  async finishRestore(): Promise<void> {
+    const tx = this.restoring ?? new Transaction('local', false);
+    this.restoring = undefined;
     await this.commit(tx, []);
   }
 
