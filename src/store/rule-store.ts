@@ -218,12 +218,15 @@ export class RuleStore implements ReplicaStore {
     const persisted: PersistedChange[] = [];
     let added = 0;
     let replaced = 0;
+    // In order of each key's first occurrence, with its last occurrence's entry (as a Map would).
     for (let index = 0; index < entries.length; index++) {
       const slot = slots[index] ?? 0;
-      if (table.markIndex[slot] !== index) continue;
+      const last = table.markIndex[slot] ?? -1;
+      if (last < 0) continue;
+      table.markIndex[slot] = -1;
       if (table.has(slot, F_ENFORCED)) replaced++;
       else added++;
-      const entry: VersionedEntry = { ...(entries[index] as RuleEntry), version: versions[index] as VersionedEntry['version'] };
+      const entry: VersionedEntry = { ...(entries[last] as RuleEntry), version: versions[last] as VersionedEntry['version'] };
       const record: LiveRecord = { kind: 'live', entry };
       tx.records.push(this.recordChange(slot, record));
       this.putDynamic(slot, entry, tx);
@@ -485,8 +488,10 @@ export class RuleStore implements ReplicaStore {
     for (const slot of removalSlots) this.replaceSetEntry(slot, undefined, now, tx);
     for (let i = 0; i < upsertSlots.length; i++) {
       const slot = upsertSlots[i] ?? 0;
-      if (table.markIndex[slot] !== i) continue;
-      this.replaceSetEntry(slot, upsertTags[i] ?? '', now, tx);
+      const last = table.markIndex[slot] ?? -1;
+      if (last < 0) continue;
+      table.markIndex[slot] = -1;
+      this.replaceSetEntry(slot, upsertTags[last] ?? '', now, tx);
     }
     for (const slot of removalSlots) table.freeIfEmpty(slot);
     await this.commit(tx, []);
