@@ -77,7 +77,7 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, clock:
     });
     const restoring = store;
     // Streamed: decoded chunks go straight into the store's table, no object kept per record.
-    await persistence.load((records) => restoring.restoreBatch(records));
+    await persistence.load((records) => restoring.restoreBatch(records), restoring.rawRestore);
     await store.finishRestore();
     logger.info({ rules: store.countByPolicy() }, 'dynamic rules restored');
     if (persistence.holdsLegacyFiles) {

@@ -20,15 +20,15 @@ export const FRAME_HEAD_BYTES = 8;
 /** Frames longer than this are not believed (a torn length field reads as garbage). */
 const MAX_PAYLOAD_BYTES = 16 * 1024 * 1024;
 
-const TYPE_LIVE = 1;
-const TYPE_TOMBSTONE = 2;
+export const TYPE_LIVE = 1;
+export const TYPE_TOMBSTONE = 2;
 const TYPE_JOURNAL_HEADER = 0x10;
 const TYPE_SNAPSHOT_HEADER = 0x11;
 const TYPE_TRAILER = 0x12;
 
 export type BinaryFileKind = 'journal' | 'snapshot';
 
-const SOURCES: readonly EntrySource[] = ['api', 'set', 'peer'];
+export const SOURCES: readonly EntrySource[] = ['api', 'set', 'peer'];
 const SOURCE_CODE: Record<EntrySource, number> = { api: 0, set: 1, peer: 2 };
 
 /** A growable byte buffer that frames payloads in place. */
@@ -254,7 +254,8 @@ export function readHeader(buf: Buffer): FrameHeader | undefined {
   return decoded.type === 'header' ? decoded.header : undefined;
 }
 
-function checkKey(buf: Buffer, at: number): string | undefined {
+/** Why the rule key at buf[at, at + KEY_BYTES) is not a canonical one, or undefined. */
+export function checkKey(buf: Uint8Array, at: number): string | undefined {
   const policy = buf[at] ?? 255;
   const kind = buf[at + 1] ?? 0;
   const prefix = buf[at + 2] ?? 0;
@@ -271,7 +272,7 @@ function checkKey(buf: Buffer, at: number): string | undefined {
   return undefined;
 }
 
-function parseMetadata(text: string): EntryMetadata | string {
+export function parseMetadata(text: string): EntryMetadata | string {
   let value: unknown;
   try {
     value = JSON.parse(text);

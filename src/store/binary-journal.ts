@@ -6,7 +6,7 @@
 import { open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { recordKey, type ReplicatedRecord } from '../domain/replicated-record.js';
-import { BINARY_CODEC_VERSION, decodeFrame, FrameWriter, readHeader, scanFrames, type BinaryFileKind } from './binary-codec.js';
+import { BINARY_CODEC_VERSION, decodeFrame, FrameWriter, readHeader, scanFrames, TYPE_LIVE, TYPE_TOMBSTONE, type BinaryFileKind } from './binary-codec.js';
 import { JournalFormatError } from './journal-errors.js';
 import { binaryJournalPath, binarySnapshotPath, FILE_MODE, fsyncDir, snapshotTmpPath, writeAll } from './journal-files.js';
 import type { SnapshotResult } from './snapshot-writer.js';
@@ -109,13 +109,21 @@ export class BinarySegment {
   }
 }
 
-/** Where replayed records go, in file order: a map by key, or a consumer of decoded chunks. */
-export type ReplayTarget = Map<string, ReplicatedRecord> | ((records: ReplicatedRecord[]) => void);
+/**
+ * Where replayed records go, in file order: a map by key, a consumer of decoded chunks,
+ * or a consumer of the raw record payloads (which validates and applies them itself,
+ * without building objects; it returns why a payload is invalid, or undefined).
+ */
+export type ReplayTarget = Map<string, ReplicatedRecord> | ((records: ReplicatedRecord[]) => void) | RawRecordTarget;
+
+export interface RawRecordTarget {
+  readonly raw: (buf: Buffer, start: number, length: number) => string | undefined;
+}
 
 /** Decoded records handed to a chunk consumer at once (they die young: no map holds them). */
 const REPLAY_CHUNK = 4_096;
 
-function collector(into: ReplayTarget): { add(record: ReplicatedRecord): void; flush(): void } {
+function collector(into: Map<string, ReplicatedRecord> | ((records: ReplicatedRecord[]) => void)): { add(record: ReplicatedRecord): void; flush(): void } {
   if (into instanceof Map) return { add: (record) => void into.set(recordKey(record), record), flush: () => undefined };
   let chunk: ReplicatedRecord[] = [];
   const flush = (): void => {
@@ -137,14 +145,14 @@ function collector(into: ReplayTarget): { add(record: ReplicatedRecord): void; f
 export async function replayBinarySnapshot(path: string, into: ReplayTarget, logger: BinaryLogger): Promise<number> {
   let entries = 0;
   let trailer: number | undefined;
-  const sink = collector(into);
+  const sink = isRaw(into) ? undefined : collector(into);
   await readFrames(path, 'snapshot', logger, (record) => {
-    sink.add(record);
+    if (record !== undefined) sink?.add(record);
     entries++;
   }, (count) => {
     trailer = count;
-  });
-  sink.flush();
+  }, isRaw(into) ? into : undefined);
+  sink?.flush();
   if (trailer === undefined) logger.warn({ file: path, entries }, 'snapshot: end marker missing; using the entries it holds');
   else if (trailer !== entries) logger.warn({ file: path, entries, expected: trailer }, 'snapshot: some entries were unreadable');
   return entries;
@@ -153,12 +161,12 @@ export async function replayBinarySnapshot(path: string, into: ReplayTarget, log
 /** Applies a binary journal segment's changes to `into`, in order; returns how many it held. */
 export async function replayBinarySegment(path: string, into: ReplayTarget, logger: BinaryLogger): Promise<number> {
   let changes = 0;
-  const sink = collector(into);
+  const sink = isRaw(into) ? undefined : collector(into);
   await readFrames(path, 'journal', logger, (record) => {
-    sink.add(record);
+    if (record !== undefined) sink?.add(record);
     changes++;
-  });
-  sink.flush();
+  }, undefined, isRaw(into) ? into : undefined);
+  sink?.flush();
   return changes;
 }
 
@@ -166,8 +174,9 @@ async function readFrames(
   path: string,
   kind: BinaryFileKind,
   logger: BinaryLogger,
-  onRecord: (record: ReplicatedRecord) => void,
+  onRecord: (record: ReplicatedRecord | undefined) => void,
   onTrailer?: (count: number) => void,
+  raw?: RawRecordTarget,
 ): Promise<void> {
   const content = await readFile(path);
   const header = readHeader(content);
@@ -179,7 +188,19 @@ async function readFrames(
   let skipped = 0;
   for (let i = 0; i < frames.length; i += 2) {
     if (i > 0 && i % (2 * YIELD_EVERY_FRAMES) === 0) await yieldToLoop();
-    const decoded = decodeFrame(content, frames[i] ?? 0, frames[i + 1] ?? 0);
+    const start = frames[i] ?? 0;
+    const length = frames[i + 1] ?? 0;
+    const type = content[start];
+    if (raw !== undefined && (type === TYPE_LIVE || type === TYPE_TOMBSTONE)) {
+      const reason = raw.raw(content, start, length);
+      if (reason === undefined) onRecord(undefined);
+      else {
+        skipped++;
+        if (skipped <= MAX_WARNINGS) logger.warn({ file: path, reason }, `${kind}: skipped a corrupt record`);
+      }
+      continue;
+    }
+    const decoded = decodeFrame(content, start, length);
     if (decoded.type === 'record') onRecord(decoded.record);
     else if (decoded.type === 'trailer') onTrailer?.(decoded.count);
     else if (decoded.type === 'invalid') {
@@ -239,4 +260,8 @@ export async function writeBinarySnapshot(request: BinarySnapshotRequest): Promi
   await rename(tmp, path);
   await fsyncDir(dir);
   return { path, entries, bytes };
+}
+
+function isRaw(into: ReplayTarget): into is RawRecordTarget {
+  return typeof into === 'object' && !(into instanceof Map);
 }

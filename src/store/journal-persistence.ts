@@ -29,7 +29,7 @@ import { performance } from 'node:perf_hooks';
 import type { ReplicatedRecord } from '../domain/replicated-record.js';
 import { InvalidArgumentError } from '../domain/errors.js';
 import { FrameWriter } from './binary-codec.js';
-import { BinarySegment, replayBinarySegment, replayBinarySnapshot, writeBinarySnapshot } from './binary-journal.js';
+import { BinarySegment, replayBinarySegment, replayBinarySnapshot, writeBinarySnapshot, type RawRecordTarget } from './binary-journal.js';
 import { encodeChangeJson } from './entry-codec.js';
 import { JournalClosedError } from './journal-errors.js';
 import { binaryJournalPath, binarySnapshotPath, DIR_MODE, journalPath, listDir, pruneBefore, snapshotPath } from './journal-files.js';
@@ -180,9 +180,10 @@ export class JournalPersistence implements RulePersistence {
    * Without `sink`: the latest record of every key. With it: every record of the
    * snapshot and segments, in file order, handed over in chunks as they are decoded
    * (later ones supersede earlier ones of the same key); resolves with [] then. The
-   * chunks are not kept, so loading a large state holds no object per record.
+   * chunks are not kept, so loading a large state holds no object per record. With
+   * `raw` as well, binary records go to it undecoded (it validates and applies them).
    */
-  async load(sink?: (records: ReplicatedRecord[]) => void): Promise<ReplicatedRecord[]> {
+  async load(sink?: (records: ReplicatedRecord[]) => void, raw?: RawRecordTarget): Promise<ReplicatedRecord[]> {
     const started = performance.now();
     await this.snapshotting;
     const listing = await listDir(this.dir);
@@ -198,6 +199,7 @@ export class JournalPersistence implements RulePersistence {
             for (const record of records) if (record.kind === 'tombstone') streamedTombstones++;
             sink(records);
           };
+    const binaryTarget = sink !== undefined && raw !== undefined ? raw : target;
     // NDJSON files (state of an older couic) go through a map per file, then to the sink.
     const replayLegacy = async (replay: (into: Map<string, ReplicatedRecord>) => Promise<number>): Promise<number> => {
       if (sink === undefined) return replay(state);
@@ -210,7 +212,7 @@ export class JournalPersistence implements RulePersistence {
       snapshotSeq === undefined
         ? 0
         : listing.binarySnapshots.has(snapshotSeq)
-          ? await replayBinarySnapshot(binarySnapshotPath(this.dir, snapshotSeq), target, this.logger)
+          ? await replayBinarySnapshot(binarySnapshotPath(this.dir, snapshotSeq), binaryTarget, this.logger)
           : await replayLegacy((into) => replaySnapshot(snapshotPath(this.dir, snapshotSeq), into, this.logger));
     const segments = listing.segments.filter((seq) => seq >= (snapshotSeq ?? 0));
     let records = 0;
@@ -220,7 +222,7 @@ export class JournalPersistence implements RulePersistence {
         this.logger.warn({ dir: this.dir, expected, found: seq }, 'journal: segments missing; changes may be lost');
       }
       records += listing.binarySegments.has(seq)
-        ? await replayBinarySegment(binaryJournalPath(this.dir, seq), target, this.logger)
+        ? await replayBinarySegment(binaryJournalPath(this.dir, seq), binaryTarget, this.logger)
         : await replayLegacy((into) => replaySegment(journalPath(this.dir, seq), into, this.logger));
       expected = seq + 1;
     }
@@ -237,7 +239,7 @@ export class JournalPersistence implements RulePersistence {
         snapshotEntries,
         segments: segments.length,
         journalRecords: records,
-        entries: (sink === undefined ? loaded.length : streamed) - tombstones,
+        entries: (sink === undefined ? loaded.length : raw !== undefined ? snapshotEntries + records : streamed) - tombstones,
         tombstones,
         ...(sink === undefined ? {} : { streamed: true }),
         durationMs: Math.round(performance.now() - started),

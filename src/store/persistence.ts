@@ -1,6 +1,7 @@
 // What the rule store needs from durable storage. The journal+snapshot
 // implementation lives in journal-persistence.ts.
 import type { ReplicatedRecord } from '../domain/replicated-record.js';
+import type { RawRecordTarget } from './binary-journal.js';
 
 /** A change to persist: the key's new record (a live entry or a tombstone). */
 export type PersistedChange = ReplicatedRecord;
@@ -12,7 +13,7 @@ export interface RulePersistence {
    * implementations may instead hand every record over in file order, in chunks, and
    * resolve with []: later records supersede earlier ones of the same key.
    */
-  load(sink?: (records: ReplicatedRecord[]) => void): Promise<ReplicatedRecord[]>;
+  load(sink?: (records: ReplicatedRecord[]) => void, raw?: RawRecordTarget): Promise<ReplicatedRecord[]>;
   /**
    * Queues changes; resolves once they are durable (fsync'd). Calls made close together
    * share one write and one fsync (group commit).

@@ -123,22 +123,58 @@ export class RecordTable {
   // --- dynamic record ----------------------------------------------------
 
   setLive(slot: number, entry: VersionedEntry, enforced: boolean): void {
+    const v = entry.version;
+    const origin = this.nodes.acquire(v.origin);
+    const tag = this.tags.acquire(entry.tag);
+    const node = this.nodes.acquire(entry.originNode);
+    this.setLiveFields(slot, v.wallMs, v.counter, origin, tag, entry.expiration, entry.createdAt, node, SOURCE_CODE[entry.source], entry.metadata, enforced);
+  }
+
+  /** setLive from decoded fields; the tag and node ids are references the slot now holds. */
+  setLiveFields(
+    slot: number,
+    wallMs: number,
+    counter: number,
+    versionOrigin: number,
+    tag: number,
+    expiration: number,
+    createdAt: number,
+    originNode: number,
+    source: number,
+    metadata: EntryMetadata | undefined,
+    enforced: boolean,
+  ): void {
     this.releaseDynamic(slot);
-    this.writeVersion(slot, entry.version);
-    this.tag[slot] = this.tags.acquire(entry.tag);
-    this.expiration[slot] = entry.expiration;
-    this.createdAt[slot] = entry.createdAt;
-    this.originNode[slot] = this.nodes.acquire(entry.originNode);
-    this.source[slot] = SOURCE_CODE[entry.source];
-    if (entry.metadata !== undefined) this.metadata.set(slot, entry.metadata);
+    this.wallMs[slot] = wallMs;
+    this.counter[slot] = counter;
+    this.versionOrigin[slot] = versionOrigin;
+    this.tag[slot] = tag;
+    this.expiration[slot] = expiration;
+    this.createdAt[slot] = createdAt;
+    this.originNode[slot] = originNode;
+    this.source[slot] = source;
+    if (metadata !== undefined) this.metadata.set(slot, metadata);
     this.flags[slot] = ((this.flags[slot] ?? 0) & F_SET) | F_DYNAMIC | (enforced ? F_ENFORCED : 0);
   }
 
   setTombstone(slot: number, version: Version, deletedExpiration: number): void {
+    this.setTombstoneFields(slot, version.wallMs, version.counter, this.nodes.acquire(version.origin), deletedExpiration);
+  }
+
+  setTombstoneFields(slot: number, wallMs: number, counter: number, versionOrigin: number, deletedExpiration: number): void {
     this.releaseDynamic(slot);
-    this.writeVersion(slot, version);
+    this.wallMs[slot] = wallMs;
+    this.counter[slot] = counter;
+    this.versionOrigin[slot] = versionOrigin;
     this.expiration[slot] = deletedExpiration;
     this.flags[slot] = ((this.flags[slot] ?? 0) & F_SET) | F_DYNAMIC | F_TOMBSTONE;
+  }
+
+  /** Slot of the key in `scratch`, created empty when absent (see ensure). */
+  ensureScratch(): number {
+    const slot = this.index.insert(this.scratch);
+    if (this.index.created) this.flags[slot] = 0;
+    return slot;
   }
 
   /** Stores `record` as the slot's dormant (not enforced) record. */
@@ -164,12 +200,6 @@ export class RecordTable {
     this.tags.release(this.tag[slot] ?? 0);
     this.tag[slot] = 0;
     this.metadata.delete(slot);
-  }
-
-  private writeVersion(slot: number, version: Version): void {
-    this.wallMs[slot] = version.wallMs;
-    this.counter[slot] = version.counter;
-    this.versionOrigin[slot] = this.nodes.acquire(version.origin);
   }
 
   version(slot: number): Version {

@@ -27,6 +27,9 @@ import {
   type VersionedEntry,
 } from '../domain/replicated-record.js';
 import { encodePrefixKey, KEY_BYTES, policyCode } from '../domain/rule-key.js';
+import type { EntryMetadata } from '../domain/entry.js';
+import { checkKey, parseMetadata, SOURCES, TYPE_TOMBSTONE } from './binary-codec.js';
+import type { RawRecordTarget } from './binary-journal.js';
 import { HybridClock } from '../domain/version.js';
 import type { RecordChange, RecordChangeOrigin, RecordListener, ReplicaStore } from '../replication/replica-store.js';
 import {
@@ -36,7 +39,7 @@ import {
   type FieldViolation,
 } from '../domain/errors.js';
 import { CAPACITY_PER_FAMILY, isPolicy, POLICIES, type Policy } from '../domain/policy.js';
-import type { DataPlane, DataPlaneKey, DataPlaneRule } from '../dataplane/dataplane.js';
+import type { DataPlane, DataPlaneKey, DataPlaneRule, DataPlaneUpdate } from '../dataplane/dataplane.js';
 import { EffectiveIndex } from './effective-index.js';
 import type { PersistedChange, RulePersistence } from './persistence.js';
 import { F_DYNAMIC, F_ENFORCED, F_SET, RecordTable } from './record-table.js';
@@ -93,6 +96,9 @@ export interface SetEntriesDelta {
 
 type Counts = Record<Policy, Record<AddressFamily, number>>;
 
+/** Data-plane upserts per call when a restore hands over the whole state. */
+const RESTORE_CHUNK = 8_192;
+
 /** What a slot contributes to the effective state. */
 const NONE = 0;
 const DYNAMIC = 1;
@@ -147,7 +153,7 @@ export class RuleStore implements ReplicaStore {
   restoreBatch(records: Iterable<ReplicatedRecord>): void {
     const nowMs = this.options.clock.nowMs();
     const now = Math.floor(nowMs / 1000);
-    const tx = (this.restoring ??= new Transaction('local', false));
+    const tx = (this.restoring ??= new Transaction('local', false, true));
     const table = this.table;
     for (const record of records) {
       this.hlc.observe(record.kind === 'live' ? record.entry.version : record.version);
@@ -173,10 +179,134 @@ export class RuleStore implements ReplicaStore {
     }
   }
 
+  /**
+   * restoreBatch for one record payload of the binary format (binary-codec.ts), read
+   * straight into the table's columns: no object per record. Returns why the payload is
+   * invalid (nothing applied), or undefined. For JournalPersistence.load(sink, raw).
+   */
+  readonly rawRestore: RawRecordTarget = { raw: (buf, start, length) => this.restoreFrame(buf, start, length) };
+
+  private restoreFrame(buf: Buffer, start: number, length: number): string | undefined {
+    const end = start + length;
+    const type = buf[start];
+    let at = start + 1;
+    if (at + KEY_BYTES + 16 > end) return 'record is cut short';
+    const keyProblem = checkKey(buf, at);
+    if (keyProblem !== undefined) return keyProblem;
+    const table = this.table;
+    const key = table.scratchKey;
+    for (let i = 0; i < KEY_BYTES; i++) key[i] = buf[at + i] ?? 0;
+    at += KEY_BYTES;
+    const wallMs = buf.readDoubleLE(at);
+    const counter = buf.readUInt32LE(at + 8);
+    at += 12;
+    const origin = this.rawStrings[0] as RawStringCache;
+    at = origin.read(buf, at, end);
+    if (at < 0) return 'record is cut short';
+    if (!isWhole(wallMs)) return 'version wall ms must be a non-negative whole number';
+    let expiration: number;
+    let createdAt = 0;
+    let source = 0;
+    const tag = this.rawStrings[1] as RawStringCache;
+    const node = this.rawStrings[2] as RawStringCache;
+    let metadata: EntryMetadata | undefined;
+    if (type === TYPE_TOMBSTONE) {
+      if (at + 8 !== end) return 'record has the wrong length';
+      expiration = buf.readDoubleLE(at);
+    } else {
+      if (at + 17 > end) return 'record is cut short';
+      expiration = buf.readDoubleLE(at);
+      createdAt = buf.readDoubleLE(at + 8);
+      source = buf[at + 16] ?? 255;
+      at = tag.read(buf, at + 17, end);
+      if (at >= 0) at = node.read(buf, at, end);
+      if (at < 0 || at >= end) return 'record is cut short';
+      const hasMetadata = buf[at++];
+      if (hasMetadata !== 0) {
+        if (at + 4 > end) return 'record is cut short';
+        const size = buf.readUInt32LE(at);
+        if (at + 4 + size !== end) return 'record has the wrong length';
+        const parsed = parseMetadata(buf.toString('utf8', at + 4, end));
+        if (typeof parsed === 'string') return parsed;
+        metadata = parsed;
+      } else if (at !== end) return 'record has the wrong length';
+      if (source >= SOURCES.length || !isWhole(createdAt)) return 'bad source or createdAt';
+    }
+    if (!isWhole(expiration)) return 'expiration must be a non-negative whole number';
+    // The clock moves past the greatest version restored (observed once, at the end).
+    if (wallMs > this.restoreMaxWallMs || (wallMs === this.restoreMaxWallMs && counter > this.restoreMaxCounter)) {
+      this.restoreMaxWallMs = wallMs;
+      this.restoreMaxCounter = counter;
+    }
+    const nowMs = this.options.clock.nowMs();
+    const tx = (this.restoring ??= new Transaction('local', false, true));
+    const collectableAt =
+      type === TYPE_TOMBSTONE
+        ? Math.max(expiration * 1000, wallMs) + this.tombstoneLifetimeMs
+        : expiration === 0
+          ? Number.POSITIVE_INFINITY
+          : expiration * 1000 + this.tombstoneLifetimeMs;
+    if (collectableAt <= nowMs) {
+      const slot = table.findScratch();
+      if (slot >= 0 && table.has(slot, F_DYNAMIC)) {
+        if (table.has(slot, F_ENFORCED)) this.removeDynamic(slot, tx, 'deleted');
+        table.clearDynamic(slot);
+        table.freeIfEmpty(slot);
+      }
+      return undefined;
+    }
+    const slot = table.ensureScratch();
+    const originId = table.nodes.acquire(origin.text);
+    if (type === TYPE_TOMBSTONE) {
+      if (table.has(slot, F_ENFORCED)) this.removeDynamic(slot, tx, 'deleted');
+      table.setTombstoneFields(slot, wallMs, counter, originId, expiration);
+      return undefined;
+    }
+    const enforce = !expired(expiration, Math.floor(nowMs / 1000));
+    const before = this.layerOf(slot);
+    if (!enforce && table.has(slot, F_ENFORCED)) this.removeDynamic(slot, tx, 'deleted');
+    if (enforce && !table.has(slot, F_ENFORCED)) this.enforcedCount++;
+    const tagId = table.tags.acquire(tag.text);
+    table.setLiveFields(slot, wallMs, counter, originId, tagId, expiration, createdAt, table.nodes.acquire(node.text), source, metadata, enforce);
+    if (!enforce) return undefined;
+    if (expiration !== 0) {
+      this.expiry.push(expiration, slot);
+      if (this.expiry.size > 2 * this.enforcedCount + 4_096) this.rebuildExpiry();
+    }
+    this.updateEffective(slot, before, undefined, DYNAMIC, tx);
+    return undefined;
+  }
+
+  /** Last string read per field of raw records: tags and node ids repeat, so most reads build no string. */
+  private readonly rawStrings = [new RawStringCache(), new RawStringCache(), new RawStringCache()];
+  private restoreMaxWallMs = 0;
+  private restoreMaxCounter = 0;
+
   async finishRestore(): Promise<void> {
-    const tx = this.restoring ?? new Transaction('local', false);
+    const tx = this.restoring;
     this.restoring = undefined;
+    if (tx === undefined) return;
+    this.hlc.observe({ wallMs: this.restoreMaxWallMs, counter: this.restoreMaxCounter, origin: '' });
     await this.commit(tx, []);
+    // The whole effective state to the data plane, in chunks: each chunk's objects die young.
+    const table = this.table;
+    let upserts: DataPlaneRule[] = [];
+    for (let slot = 0; slot < table.highWater; slot++) {
+      if (this.layerOf(slot) === NONE) continue;
+      upserts.push({ policy: table.policy(slot), cidr: table.cidr(slot), tag: table.tags.text(table.effectiveTagId(slot)) });
+      if (upserts.length >= RESTORE_CHUNK) {
+        await this.applyToDataPlane({ upserts, removals: [] });
+        upserts = [];
+      }
+    }
+    if (upserts.length > 0) await this.applyToDataPlane({ upserts, removals: [] });
+  }
+
+  private applyToDataPlane(update: DataPlaneUpdate): Promise<void> {
+    const applied = this.dataPlaneChain.then(() => this.options.dataPlane.apply(update));
+    // Keep the chain alive after a failure; the caller still sees the rejection.
+    this.dataPlaneChain = applied.catch(() => undefined);
+    return applied;
   }
 
   /**
@@ -628,7 +758,7 @@ export class RuleStore implements ReplicaStore {
     if (after === before && after !== changedLayer) return false;
     if (after === NONE && before === NONE) return false;
     const table = this.table;
-    if (!tx.touched.has(slot)) tx.touched.set(slot, before !== NONE);
+    if (!tx.wholeTable && !tx.touched.has(slot)) tx.touched.set(slot, before !== NONE);
     if (after !== NONE) {
       if (before === NONE) this.effective.add(table.policy(slot), table.family(slot), table.prefixLength(slot));
       if (tx.observed) tx.changes.push({ type: 'put', entry: this.effectiveEntryOf(slot, after) as RuleEntry });
@@ -665,14 +795,33 @@ export class RuleStore implements ReplicaStore {
       }
     }
     if (upserts.length > 0 || removals.length > 0) {
-      const update = { upserts, removals };
-      const applied = this.dataPlaneChain.then(() => this.options.dataPlane.apply(update));
-      // Keep the chain alive after a failure; the caller still sees the rejection.
-      this.dataPlaneChain = applied.catch(() => undefined);
-      await Promise.all([durable, applied]);
+      await Promise.all([durable, this.applyToDataPlane({ upserts, removals })]);
     } else {
       await durable;
     }
+  }
+}
+
+function isWhole(n: number): boolean {
+  return Number.isSafeInteger(n) && n >= 0;
+}
+
+/** A u32-length-prefixed UTF-8 string field, decoded only when its bytes differ from the last one. */
+class RawStringCache {
+  text = '';
+  private bytes = Buffer.alloc(0);
+
+  /** Reads the field at `at`; returns the offset after it, or -1 when it runs past `end`. */
+  read(buf: Buffer, at: number, end: number): number {
+    if (at + 4 > end) return -1;
+    const length = buf.readUInt32LE(at);
+    const from = at + 4;
+    if (from + length > end) return -1;
+    if (length !== this.bytes.length || buf.compare(this.bytes, 0, length, from, from + length) !== 0) {
+      this.text = buf.toString('utf8', from, from + length);
+      this.bytes = Buffer.from(buf.subarray(from, from + length));
+    }
+    return from + length;
   }
 }
 
@@ -688,9 +837,14 @@ class Transaction {
   /** Changes of replicated records (set entries and expiry are not). */
   readonly records: RecordChange[] = [];
 
-  /** observed: someone listens to effective changes (entries are built only then). */
+  /**
+   * observed: someone listens to effective changes (entries are built only then).
+   * wholeTable: a restore; the data plane gets the whole effective state afterwards,
+   * so touched slots are not tracked.
+   */
   constructor(
     readonly origin: RecordChangeOrigin,
     readonly observed: boolean,
+    readonly wholeTable = false,
   ) {}
 }

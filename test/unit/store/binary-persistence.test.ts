@@ -152,3 +152,47 @@ test('NDJSON state written by the previous couic loads unchanged, and a snapshot
   t.true(names.every((n) => n.endsWith('.bin')), names.join(','));
   t.deepEqual(flatten(await reload(t, dir)), expected);
 });
+
+test('streamed raw load into the store (no objects) gives the state a decoded load gives', async (t) => {
+  const { RuleStore } = await import('../../../src/store/rule-store.js');
+  const { UserspaceDataPlane } = await import('../../../src/dataplane/userspace-dataplane.js');
+  const { ManualClock } = await import('../../../src/domain/clock.js');
+  const dir = join(await makeTempDir(t, 'couic-bin-'), 'state');
+  const model = new Model();
+  const persistence = await openBinary(t, dir, model, { snapshotEvery: 300 });
+  await persistence.load();
+  const writes: ReplicatedRecord[] = [
+    ...varied(),
+    ...[...Array(900).keys()].map((i) => put(numberedEntry(i % 400, { tag: `w${i % 5}`, expiration: i % 3 === 0 ? 0 : 1_700_000_000 + (i % 7) * 100 }))),
+    del('drop', numberedEntry(3).cidr.text, 1_700_000_600_000),
+    put(makeEntry('10.0.0.0/8', { tag: 'replaced', version: { wallMs: 1_700_000_900_000, counter: 2, origin: 'node-z' } })),
+  ];
+  for (let i = 0; i < writes.length; i += 100) {
+    const chunk = writes.slice(i, i + 100);
+    model.apply(chunk);
+    await persistence.record(chunk);
+  }
+  await persistence.snapshotNow();
+  const tail = [put(numberedEntry(7, { tag: 'tail' })), del('drop', numberedEntry(8).cidr.text, 1_700_000_700_000)];
+  model.apply(tail);
+  await persistence.record(tail);
+  await persistence.close();
+  const clock = new ManualClock(1_700_000_350_000);
+  const make = () => new RuleStore({ clock, dataPlane: new UserspaceDataPlane(), tombstoneLifetimeMs: 60_000 });
+  const raw = make();
+  const decoded = make();
+  const reader = await openBinary(t, dir, new Model());
+  t.deepEqual(await reader.load((records) => raw.restoreBatch(records), raw.rawRestore), []);
+  await raw.finishRestore();
+  await decoded.restore(await reader.load());
+  await reader.close();
+  const state = (s: InstanceType<typeof RuleStore>): unknown => ({
+    records: byKey(s.records()),
+    list: [...s.list({})].flat().map((e) => `${e.policy} ${e.cidr.text} ${e.tag} ${e.expiration}`).sort(),
+    counts: s.countByPolicy(),
+    next: s.hlc.next(),
+  });
+  t.deepEqual(state(raw), state(decoded));
+  t.log(`${byKey(raw.records()).length} records restored`);
+  t.true(byKey(raw.records()).length > 100);
+});
