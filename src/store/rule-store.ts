@@ -31,7 +31,7 @@ import type { EntryMetadata } from '../domain/entry.js';
 import { checkKey, parseMetadata, SOURCES, TYPE_TOMBSTONE } from './binary-codec.js';
 import type { RawRecordTarget } from './binary-journal.js';
 import { HybridClock } from '../domain/version.js';
-import type { RecordChange, RecordChangeOrigin, RecordListener, ReplicaStore } from '../replication/replica-store.js';
+import type { RecordChange, RecordChangeOrigin, RecordListener, ReplicaStore } from './replica-store.js';
 import {
   CapacityExceededError,
   FailedPreconditionError,
