@@ -28,10 +28,10 @@ export class Interner {
 
   /** Drops one reference to `id`. */
   release(id: number): void {
-    if (id === 0) return;
-    const left = (this.refs[id] ?? 0) - 1;
-    this.refs[id] = Math.max(0, left);
-    if (left > 0) return;
+    const held = this.refs[id] ?? 0;
+    if (id === 0 || held === 0) return;
+    this.refs[id] = held - 1;
+    if (held > 1) return;
     const text = this.strings[id];
     if (text !== undefined) this.ids.delete(text);
     this.strings[id] = undefined;

@@ -196,3 +196,21 @@ test('streamed raw load into the store (no objects) gives the state a decoded lo
   t.log(`${byKey(raw.records()).length} records restored`);
   t.true(byKey(raw.records()).length > 100);
 });
+
+test('the daemon path (streamed, raw) also restores NDJSON state of the previous couic into the store', async (t) => {
+  const { RuleStore } = await import('../../../src/store/rule-store.js');
+  const { UserspaceDataPlane } = await import('../../../src/dataplane/userspace-dataplane.js');
+  const { ManualClock } = await import('../../../src/domain/clock.js');
+  const root = await makeTempDir(t, 'couic-legacy-');
+  await cp(join(FIXTURE, 'state'), join(root, 'state'), { recursive: true });
+  const expected = JSON.parse(await readFile(join(FIXTURE, 'expected-records.json'), 'utf8')) as { expiration: number }[];
+  // Late enough that nothing is collectable but the long-expired entry (expiration 1000).
+  const clock = new ManualClock(1_764_000_300_000);
+  const store = new RuleStore({ clock, dataPlane: new UserspaceDataPlane(), tombstoneLifetimeMs: 24 * 3600_000 });
+  const persistence = await openBinary(t, join(root, 'state'), new Model(), { snapshotSource: () => store.records() });
+  await persistence.load((records) => store.restoreBatch(records), store.rawRestore);
+  await store.finishRestore();
+  t.deepEqual(flatten(store.records()), expected.filter((r) => r.expiration !== 1_000));
+  await persistence.snapshotNow();
+  t.true((await readdir(join(root, 'state'))).every((n) => n.endsWith('.bin')));
+});
