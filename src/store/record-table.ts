@@ -234,17 +234,17 @@ export class RecordTable {
   }
 
   /** The slot's dynamic record (call only when F_DYNAMIC is set). */
-  record(slot: number): ReplicatedRecord {
+  record(slot: number, cidr: Cidr = this.cidr(slot)): ReplicatedRecord {
     if (this.has(slot, F_TOMBSTONE)) {
       return {
         kind: 'tombstone',
         policy: this.policy(slot),
-        cidr: this.cidr(slot),
+        cidr,
         version: this.version(slot),
         deletedExpiration: this.expiration[slot] ?? 0,
       };
     }
-    return { kind: 'live', entry: this.dynamicEntry(slot) };
+    return { kind: 'live', entry: this.dynamicEntry(slot, cidr) };
   }
 
   /** collectableAfterMs() of the slot's dynamic record. */

@@ -358,7 +358,7 @@ export class RuleStore implements ReplicaStore {
       else added++;
       const entry: VersionedEntry = { ...(entries[last] as RuleEntry), version: versions[last] as VersionedEntry['version'] };
       const record: LiveRecord = { kind: 'live', entry };
-      tx.records.push(this.recordChange(slot, record));
+      tx.records.push(this.recordChange(slot, record, entry.cidr));
       this.putDynamic(slot, entry, tx);
       persisted.push(record);
     }
@@ -374,12 +374,14 @@ export class RuleStore implements ReplicaStore {
     const notFound: FieldViolation[] = [];
     const setOwned: string[] = [];
     const targets: number[] = [];
+    const targetCidrs: Cidr[] = [];
     keys.forEach((k, index) => {
       const slot = table.find(k.policy, k.cidr);
       if (slot >= 0 && table.has(slot, F_ENFORCED) && !expired(table.expiration[slot] ?? 0, now)) {
         if (!table.isMarked(slot, targets, targets.length)) {
           table.markIndex[slot] = targets.length;
           targets.push(slot);
+          targetCidrs.push(k.cidr);
         }
         return;
       }
@@ -398,8 +400,9 @@ export class RuleStore implements ReplicaStore {
     const tx = new Transaction('local', this.listeners.length > 0);
     const persisted: PersistedChange[] = [];
     const removed: RuleEntry[] = [];
-    for (const slot of targets) {
-      const entry = table.dynamicEntry(slot);
+    for (let i = 0; i < targets.length; i++) {
+      const slot = targets[i] ?? 0;
+      const entry = table.dynamicEntry(slot, targetCidrs[i]);
       const tombstone: TombstoneRecord = {
         kind: 'tombstone',
         policy: entry.policy,
@@ -407,8 +410,8 @@ export class RuleStore implements ReplicaStore {
         version: this.hlc.next(),
         deletedExpiration: entry.expiration,
       };
-      tx.records.push({ key: table.textKey(slot), before: { kind: 'live', entry }, after: tombstone });
-      this.removeDynamic(slot, tx, 'deleted');
+      tx.records.push({ key: `${entry.policy} ${entry.cidr.text}`, before: { kind: 'live', entry }, after: tombstone });
+      this.removeDynamic(slot, tx, 'deleted', entry.cidr);
       table.setTombstone(slot, tombstone.version, tombstone.deletedExpiration);
       persisted.push(tombstone);
       removed.push(entry);
@@ -437,13 +440,14 @@ export class RuleStore implements ReplicaStore {
       const slot = incoming.kind === 'live' ? table.ensure(incoming.entry.policy, incoming.entry.cidr) : table.ensure(incoming.policy, incoming.cidr);
       if (table.has(slot, F_DYNAMIC) && table.compareToSlot(version, slot) <= 0) continue;
       const record = incoming.kind === 'live' ? this.asReceived(incoming) : incoming;
-      tx.records.push(this.recordChange(slot, record));
+      const cidr = record.kind === 'live' ? record.entry.cidr : record.cidr;
+      tx.records.push(this.recordChange(slot, record, cidr));
       changed.push(record);
       if (record.kind === 'live' && !expired(record.entry.expiration, now)) {
         this.putDynamic(slot, record.entry, tx);
         continue;
       }
-      if (table.has(slot, F_ENFORCED)) this.removeDynamic(slot, tx, record.kind === 'live' ? 'expired' : 'deleted');
+      if (table.has(slot, F_ENFORCED)) this.removeDynamic(slot, tx, record.kind === 'live' ? 'expired' : 'deleted', cidr);
       table.setDormant(slot, record);
     }
     await this.commit(tx, changed);
@@ -588,6 +592,7 @@ export class RuleStore implements ReplicaStore {
     const now = this.now();
     const upsertSlots: number[] = [];
     const upsertTags: string[] = [];
+    const upsertCidrs: Cidr[] = [];
     const extra: Counts = { drop: { 4: 0, 6: 0 }, ignore: { 4: 0, 6: 0 } };
     for (const { policy, upserts } of deltas) {
       for (const { cidr, tag } of upserts) {
@@ -596,14 +601,15 @@ export class RuleStore implements ReplicaStore {
         table.markIndex[slot] = upsertSlots.length;
         upsertSlots.push(slot);
         upsertTags.push(tag);
+        upsertCidrs.push(cidr);
       }
     }
-    const removalSlots = new Set<number>();
+    const removalSlots = new Map<number, Cidr>();
     for (const { policy, removals } of deltas) {
       for (const cidr of removals) {
         const slot = table.find(policy, cidr);
         if (slot < 0 || removalSlots.has(slot)) continue;
-        removalSlots.add(slot);
+        removalSlots.set(slot, cidr);
         const upserted = table.isMarked(slot, upsertSlots, upsertSlots.length);
         if (table.has(slot, F_SET) && !table.has(slot, F_ENFORCED) && !upserted) extra[policy][cidr.family]--;
       }
@@ -615,15 +621,15 @@ export class RuleStore implements ReplicaStore {
       throw err;
     }
     const tx = new Transaction('local', this.listeners.length > 0);
-    for (const slot of removalSlots) this.replaceSetEntry(slot, undefined, now, tx);
+    for (const [slot, cidr] of removalSlots) this.replaceSetEntry(slot, undefined, now, tx, cidr);
     for (let i = 0; i < upsertSlots.length; i++) {
       const slot = upsertSlots[i] ?? 0;
       const last = table.markIndex[slot] ?? -1;
       if (last < 0) continue;
       table.markIndex[slot] = -1;
-      this.replaceSetEntry(slot, upsertTags[last] ?? '', now, tx);
+      this.replaceSetEntry(slot, upsertTags[last] ?? '', now, tx, upsertCidrs[last]);
     }
-    for (const slot of removalSlots) table.freeIfEmpty(slot);
+    for (const slot of removalSlots.keys()) table.freeIfEmpty(slot);
     await this.commit(tx, []);
   }
 
@@ -685,9 +691,10 @@ export class RuleStore implements ReplicaStore {
     return undefined;
   }
 
-  private recordChange(slot: number, after: ReplicatedRecord): RecordChange {
-    const key = this.table.textKey(slot);
-    return this.table.has(slot, F_DYNAMIC) ? { key, before: this.table.record(slot), after } : { key, after };
+  /** The change of the slot's record to `after`; `cidr` is the slot's (at hand, so not rebuilt from the key). */
+  private recordChange(slot: number, after: ReplicatedRecord, cidr: Cidr): RecordChange {
+    const key = `${this.table.policy(slot)} ${cidr.text}`;
+    return this.table.has(slot, F_DYNAMIC) ? { key, before: this.table.record(slot, cidr), after } : { key, after };
   }
 
   /** A live record as this node keeps it: written elsewhere = source "peer". */
@@ -708,7 +715,7 @@ export class RuleStore implements ReplicaStore {
       // Replacements leave stale items behind; rebuild before they outnumber live ones.
       if (this.expiry.size > 2 * this.enforcedCount + 4_096) this.rebuildExpiry();
     }
-    this.updateEffective(slot, before, beforeEntry, DYNAMIC, tx);
+    this.updateEffective(slot, before, beforeEntry, DYNAMIC, tx, undefined, entry.cidr);
   }
 
   private rebuildExpiry(): void {
@@ -721,15 +728,15 @@ export class RuleStore implements ReplicaStore {
   }
 
   /** Stops enforcing the slot's dynamic entry (its record stays, dormant). True when the effective state changed. */
-  private removeDynamic(slot: number, tx: Transaction, reason: 'deleted' | 'expired'): boolean {
+  private removeDynamic(slot: number, tx: Transaction, reason: 'deleted' | 'expired', cidr?: Cidr): boolean {
     const before = this.layerOf(slot);
     const beforeEntry = tx.observed ? this.effectiveEntryOf(slot, before) : undefined;
     this.table.setEnforced(slot, false);
     this.enforcedCount--;
-    return this.updateEffective(slot, before, beforeEntry, DYNAMIC, tx, reason === 'expired' ? reason : undefined);
+    return this.updateEffective(slot, before, beforeEntry, DYNAMIC, tx, reason === 'expired' ? reason : undefined, cidr);
   }
 
-  private replaceSetEntry(slot: number, tag: string | undefined, now: number, tx: Transaction): void {
+  private replaceSetEntry(slot: number, tag: string | undefined, now: number, tx: Transaction, cidr?: Cidr): void {
     const table = this.table;
     const before = this.layerOf(slot);
     const beforeEntry = tx.observed ? this.effectiveEntryOf(slot, before) : undefined;
@@ -739,7 +746,7 @@ export class RuleStore implements ReplicaStore {
     } else {
       table.setSetEntry(slot, tag, table.has(slot, F_SET) ? (table.setCreatedAt[slot] ?? now) : now);
     }
-    this.updateEffective(slot, before, beforeEntry, SET, tx);
+    this.updateEffective(slot, before, beforeEntry, SET, tx, undefined, cidr);
   }
 
   /**
@@ -753,12 +760,20 @@ export class RuleStore implements ReplicaStore {
     changedLayer: Layer,
     tx: Transaction,
     expiredReason?: 'expired',
+    cidr?: Cidr,
   ): boolean {
     const after = this.layerOf(slot);
     if (after === before && after !== changedLayer) return false;
     if (after === NONE && before === NONE) return false;
     const table = this.table;
-    if (!tx.wholeTable && !tx.touched.has(slot)) tx.touched.set(slot, before !== NONE);
+    if (!tx.wholeTable) {
+      const at = tx.touched.get(slot);
+      if (at === undefined) {
+        tx.touched.set(slot, tx.touchedCidrs.length);
+        tx.touchedCidrs.push(cidr);
+        tx.wasEffective.push(before !== NONE);
+      } else if (cidr !== undefined) tx.touchedCidrs[at] = cidr;
+    }
     if (after !== NONE) {
       if (before === NONE) this.effective.add(table.policy(slot), table.family(slot), table.prefixLength(slot));
       if (tx.observed) tx.changes.push({ type: 'put', entry: this.effectiveEntryOf(slot, after) as RuleEntry });
@@ -786,12 +801,13 @@ export class RuleStore implements ReplicaStore {
     const upserts: DataPlaneRule[] = [];
     const removals: DataPlaneKey[] = [];
     const table = this.table;
-    for (const [slot, wasEffective] of tx.touched) {
+    for (const [slot, at] of tx.touched) {
       const layer = this.layerOf(slot);
+      const cidr = tx.touchedCidrs[at] ?? table.cidr(slot);
       if (layer !== NONE) {
-        upserts.push({ policy: table.policy(slot), cidr: table.cidr(slot), tag: table.tags.text(table.effectiveTagId(slot)) });
-      } else if (wasEffective) {
-        removals.push({ policy: table.policy(slot), cidr: table.cidr(slot) });
+        upserts.push({ policy: table.policy(slot), cidr, tag: table.tags.text(table.effectiveTagId(slot)) });
+      } else if (tx.wasEffective[at] === true) {
+        removals.push({ policy: table.policy(slot), cidr });
       }
     }
     if (upserts.length > 0 || removals.length > 0) {
@@ -831,8 +847,12 @@ function expired(expiration: number, now: number): boolean {
 
 /** Effects of one mutation, folded per slot. */
 class Transaction {
-  /** Slots whose effective entry changed -> whether they had one before the transaction. */
-  readonly touched = new Map<number, boolean>();
+  /** Slots whose effective entry changed -> their index in the two arrays below. */
+  readonly touched = new Map<number, number>();
+  /** The slot's Cidr when a caller had it at hand (else rebuilt from the key at commit). */
+  readonly touchedCidrs: (Cidr | undefined)[] = [];
+  /** Whether the slot had an effective entry before the transaction. */
+  readonly wasEffective: boolean[] = [];
   readonly changes: StoreChange[] = [];
   /** Changes of replicated records (set entries and expiry are not). */
   readonly records: RecordChange[] = [];
