@@ -1,8 +1,10 @@
 // Durable storage of the dynamic rules: an append-only journal with group commit, plus
 // a periodic snapshot that lets old journal segments go.
 //
-// On disk (see journal-files.ts): journal-<seq>.ndjson segments and snapshot-<seq>.ndjson,
-// where snapshot <seq> was started right after segment <seq> was opened.
+// On disk (see journal-files.ts): journal-<seq> segments and snapshot-<seq>, where
+// snapshot <seq> was started right after segment <seq> was opened; `.bin` files in the
+// binary format (binary-codec.ts, what the daemon writes) or `.ndjson` (the format of
+// earlier versions, still read, and written when `format` is 'ndjson').
 //
 // Why a crash at any point leaves a loadable, complete state:
 // - A change is acknowledged (record() resolves) only after the write holding it was
