@@ -6,9 +6,10 @@ import { memoryScenario } from './memory.js';
 import { replicationMemoryScenario } from './replication-memory.js';
 import { replicationPropagationScenario } from './replication-propagation.js';
 import { replicationReconcileScenario } from './replication-reconcile.js';
+import { restartScenario } from './restart.js';
 import { scalingScenario } from './scaling.js';
 import { xdpScenario } from './xdp.js';
 
-export const ALL_SCENARIOS = [apiInsertScenario, memoryScenario, scalingScenario, xdpScenario, replicationPropagationScenario, replicationReconcileScenario, replicationMemoryScenario, busPropagationScenario] as const;
+export const ALL_SCENARIOS = [apiInsertScenario, memoryScenario, restartScenario, scalingScenario, xdpScenario, replicationPropagationScenario, replicationReconcileScenario, replicationMemoryScenario, busPropagationScenario] as const;
 
 await runCli(ALL_SCENARIOS);

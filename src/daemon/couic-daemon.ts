@@ -65,6 +65,7 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, clock:
       snapshotEvery: options.persistence.snapshotEvery,
       logger,
       snapshotSource: () => store?.records() ?? [],
+      format: 'binary',
     });
     cleanups.push(() => persistence.close());
     store = new RuleStore({
@@ -74,8 +75,18 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, clock:
       hlc: new HybridClock(clock, nodeId),
       tombstoneLifetimeMs: options.peering.tombstoneLifetimeS * 1000,
     });
-    await store.restore(await persistence.load());
+    const restoring = store;
+    // Streamed: decoded chunks go straight into the store's table, no object kept per record.
+    await persistence.load((records) => restoring.restoreBatch(records), restoring.rawRestore);
+    await store.finishRestore();
     logger.info({ rules: store.countByPolicy() }, 'dynamic rules restored');
+    if (persistence.holdsLegacyFiles) {
+      // State written by an older couic (NDJSON): rewritten in the binary format in the background.
+      void persistence.snapshotNow().then(
+        () => logger.info('journal: state rewritten in the binary format'),
+        (err: unknown) => logger.warn({ err }, 'journal: rewriting the state in the binary format failed; will retry at the next snapshot'),
+      );
+    }
 
     const sets = new StaticSets(await SetRepository.open(setsDirOf(options.workingDir), { logger }), store);
     const { changes } = await sets.reload();

@@ -1,8 +1,10 @@
 // Durable storage of the dynamic rules: an append-only journal with group commit, plus
 // a periodic snapshot that lets old journal segments go.
 //
-// On disk (see journal-files.ts): journal-<seq>.ndjson segments and snapshot-<seq>.ndjson,
-// where snapshot <seq> was started right after segment <seq> was opened.
+// On disk (see journal-files.ts): journal-<seq> segments and snapshot-<seq>, where
+// snapshot <seq> was started right after segment <seq> was opened; `.bin` files in the
+// binary format (binary-codec.ts, what the daemon writes) or `.ndjson` (the format of
+// earlier versions, still read, and written when `format` is 'ndjson').
 //
 // Why a crash at any point leaves a loadable, complete state:
 // - A change is acknowledged (record() resolves) only after the write holding it was
@@ -28,9 +30,11 @@ import { mkdir } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import type { ReplicatedRecord } from '../domain/replicated-record.js';
 import { InvalidArgumentError } from '../domain/errors.js';
+import { FrameWriter } from './binary-codec.js';
+import { BinarySegment, replayBinarySegment, replayBinarySnapshot, writeBinarySnapshot, type RawRecordTarget } from './binary-journal.js';
 import { encodeChangeJson } from './entry-codec.js';
 import { JournalClosedError } from './journal-errors.js';
-import { DIR_MODE, journalPath, listDir, pruneBefore, snapshotPath } from './journal-files.js';
+import { binaryJournalPath, binarySnapshotPath, DIR_MODE, journalPath, listDir, pruneBefore, snapshotPath } from './journal-files.js';
 import { frameLine } from './journal-line.js';
 import { replaySegment, replaySnapshot } from './journal-replay.js';
 import { JournalSegment } from './journal-segment.js';
@@ -53,7 +57,17 @@ export interface JournalPersistenceOptions {
   readonly logger: PersistenceLogger;
   /** The store's current records (see the contract at the top of this file). */
   readonly snapshotSource: () => Iterable<ReplicatedRecord>;
+  /**
+   * Format of the files written: 'binary' (binary-codec.ts; what the daemon uses) or
+   * 'ndjson' (the format of couic up to codec 1; the default here). Both are read
+   * whatever this says, so state left by an older couic loads; see holdsLegacyFiles.
+   */
+  readonly format?: JournalFormat;
 }
+
+export type JournalFormat = 'ndjson' | 'binary';
+
+type Segment = JournalSegment | BinarySegment;
 
 export interface JournalPersistenceStats {
   /** Changes appended to the journal since open. */
@@ -76,6 +90,7 @@ export interface JournalPersistenceStats {
 
 interface PendingBatch {
   readonly lines: string[];
+  readonly frames: Buffer[];
   changes: number;
   readonly promise: Promise<void>;
   readonly resolve: () => void;
@@ -112,7 +127,9 @@ export class JournalPersistence implements RulePersistence {
     private readonly snapshotEvery: number,
     private readonly logger: PersistenceLogger,
     private readonly snapshotSource: () => Iterable<ReplicatedRecord>,
-    private segment: JournalSegment,
+    private segment: Segment,
+    private readonly format: JournalFormat,
+    private legacyFiles: boolean,
   ) {}
 
   static async open(options: JournalPersistenceOptions): Promise<JournalPersistence> {
@@ -131,22 +148,74 @@ export class JournalPersistence implements RulePersistence {
     // Leftovers of a crash during a snapshot or its clean-up.
     const removed = await pruneBefore(dir, latestSnapshot);
     if (removed.length > 0) logger.info({ dir, removed }, 'journal: removed obsolete files');
-    const lastSegment = (await listDir(dir)).segments.at(-1);
-    const segment =
-      lastSegment === undefined
-        ? await JournalSegment.create(dir, Math.max(latestSnapshot, 1))
-        : await JournalSegment.openForAppend(dir, lastSegment, logger);
-    return new JournalPersistence(dir, flushIntervalMs, snapshotEvery, logger, options.snapshotSource, segment);
+    const listing = await listDir(dir);
+    const lastSegment = listing.segments.at(-1);
+    const format = options.format ?? 'ndjson';
+    let segment: Segment;
+    if (format === 'ndjson') {
+      segment =
+        lastSegment === undefined
+          ? await JournalSegment.create(dir, Math.max(latestSnapshot, 1))
+          : await JournalSegment.openForAppend(dir, lastSegment, logger);
+    } else if (lastSegment !== undefined && listing.binarySegments.has(lastSegment)) {
+      segment = await BinarySegment.openForAppend(dir, lastSegment, logger);
+    } else {
+      // Never append binary records to an NDJSON file: the next sequence starts a binary segment.
+      segment = await BinarySegment.create(dir, Math.max(latestSnapshot, 1, (lastSegment ?? 0) + 1));
+    }
+    const legacyFiles =
+      format === 'binary' &&
+      (listing.segments.some((seq) => !listing.binarySegments.has(seq)) || listing.snapshots.some((seq) => !listing.binarySnapshots.has(seq)));
+    return new JournalPersistence(dir, flushIntervalMs, snapshotEvery, logger, options.snapshotSource, segment, format, legacyFiles);
   }
 
-  async load(): Promise<ReplicatedRecord[]> {
+  /**
+   * True when the directory holds files of the other (older) format than the one written:
+   * once the store holds the loaded state, snapshotNow() rewrites it all in the current
+   * format and removes them.
+   */
+  get holdsLegacyFiles(): boolean {
+    return this.legacyFiles;
+  }
+
+  /**
+   * Without `sink`: the latest record of every key. With it: every record of the
+   * snapshot and segments, in file order, handed over in chunks as they are decoded
+   * (later ones supersede earlier ones of the same key); resolves with [] then. The
+   * chunks are not kept, so loading a large state holds no object per record. With
+   * `raw` as well, binary records go to it undecoded (it validates and applies them).
+   */
+  async load(sink?: (records: ReplicatedRecord[]) => void, raw?: RawRecordTarget): Promise<ReplicatedRecord[]> {
     const started = performance.now();
     await this.snapshotting;
     const listing = await listDir(this.dir);
     const snapshotSeq = listing.snapshots.at(-1);
     const state = new Map<string, ReplicatedRecord>();
+    let streamed = 0;
+    let streamedTombstones = 0;
+    const target =
+      sink === undefined
+        ? state
+        : (records: ReplicatedRecord[]): void => {
+            streamed += records.length;
+            for (const record of records) if (record.kind === 'tombstone') streamedTombstones++;
+            sink(records);
+          };
+    const binaryTarget = sink !== undefined && raw !== undefined ? raw : target;
+    // NDJSON files (state of an older couic) go through a map per file, then to the sink.
+    const replayLegacy = async (replay: (into: Map<string, ReplicatedRecord>) => Promise<number>): Promise<number> => {
+      if (sink === undefined) return replay(state);
+      const file = new Map<string, ReplicatedRecord>();
+      const n = await replay(file);
+      (target as (records: ReplicatedRecord[]) => void)([...file.values()]);
+      return n;
+    };
     const snapshotEntries =
-      snapshotSeq === undefined ? 0 : await replaySnapshot(snapshotPath(this.dir, snapshotSeq), state, this.logger);
+      snapshotSeq === undefined
+        ? 0
+        : listing.binarySnapshots.has(snapshotSeq)
+          ? await replayBinarySnapshot(binarySnapshotPath(this.dir, snapshotSeq), binaryTarget, this.logger)
+          : await replayLegacy((into) => replaySnapshot(snapshotPath(this.dir, snapshotSeq), into, this.logger));
     const segments = listing.segments.filter((seq) => seq >= (snapshotSeq ?? 0));
     let records = 0;
     let expected = snapshotSeq ?? segments[0];
@@ -154,14 +223,17 @@ export class JournalPersistence implements RulePersistence {
       if (seq !== expected) {
         this.logger.warn({ dir: this.dir, expected, found: seq }, 'journal: segments missing; changes may be lost');
       }
-      records += await replaySegment(journalPath(this.dir, seq), state, this.logger);
+      records += listing.binarySegments.has(seq)
+        ? await replayBinarySegment(binaryJournalPath(this.dir, seq), binaryTarget, this.logger)
+        : await replayLegacy((into) => replaySegment(journalPath(this.dir, seq), into, this.logger));
       expected = seq + 1;
     }
     // Restarts do not reset the count, or a node restarted often would never compact.
     this.recordsSinceSnapshot = records;
-    this.stateSizeAtSnapshot = state.size;
+    // Streamed: the snapshot's size stands for the state's (keys are not counted twice here).
+    this.stateSizeAtSnapshot = sink === undefined ? state.size : snapshotEntries;
     const loaded = [...state.values()];
-    const tombstones = loaded.reduce((n, record) => (record.kind === 'tombstone' ? n + 1 : n), 0);
+    const tombstones = sink === undefined ? loaded.reduce((n, record) => (record.kind === 'tombstone' ? n + 1 : n), 0) : streamedTombstones;
     this.logger.info(
       {
         dir: this.dir,
@@ -169,8 +241,9 @@ export class JournalPersistence implements RulePersistence {
         snapshotEntries,
         segments: segments.length,
         journalRecords: records,
-        entries: loaded.length - tombstones,
+        entries: (sink === undefined ? loaded.length : raw !== undefined ? snapshotEntries + records : streamed) - tombstones,
         tombstones,
+        ...(sink === undefined ? {} : { streamed: true }),
         durationMs: Math.round(performance.now() - started),
       },
       'journal: rules loaded',
@@ -181,15 +254,23 @@ export class JournalPersistence implements RulePersistence {
   record(changes: readonly PersistedChange[]): Promise<void> {
     if (this.closing !== undefined) return Promise.reject(new JournalClosedError());
     if (changes.length === 0) return Promise.resolve();
-    let lines: string[];
+    let lines: string[] = [];
+    let frames: Buffer | undefined;
     try {
       // Encoded now, so later mutation of the caller's objects cannot change what is written.
-      lines = changes.map((change) => frameLine(encodeChangeJson(change)));
+      if (this.format === 'binary') {
+        const writer = new FrameWriter(changes.length * 96);
+        for (const change of changes) writer.record(change);
+        frames = writer.take();
+      } else {
+        lines = changes.map((change) => frameLine(encodeChangeJson(change)));
+      }
     } catch (err) {
       return Promise.reject(err);
     }
     const batch = (this.pending ??= newBatch());
     for (const line of lines) batch.lines.push(line);
+    if (frames !== undefined) batch.frames.push(frames);
     batch.changes += changes.length;
     this.armTimer();
     return batch.promise;
@@ -272,7 +353,8 @@ export class JournalPersistence implements RulePersistence {
     this.pending = undefined;
     this.lastFlushStart = performance.now();
     try {
-      await this.segment.append(batch.lines.join(''));
+      if (this.segment instanceof BinarySegment) await this.segment.append(Buffer.concat(batch.frames));
+      else await this.segment.append(batch.lines.join(''));
     } catch (err) {
       this.logger.warn({ err, file: this.segment.path, changes: batch.changes }, 'journal: write failed');
       batch.reject(err);
@@ -301,9 +383,9 @@ export class JournalPersistence implements RulePersistence {
   /** Switches to a new segment, then snapshots in the background. Runs inside the segment queue. */
   private async rotate(): Promise<void> {
     const seq = this.segment.seq + 1;
-    let next: JournalSegment;
+    let next: Segment;
     try {
-      next = await JournalSegment.create(this.dir, seq);
+      next = this.format === 'binary' ? await BinarySegment.create(this.dir, seq) : await JournalSegment.create(this.dir, seq);
     } catch (err) {
       // Keep appending to the current segment; the next flush tries again.
       this.logger.warn({ err, dir: this.dir, seq }, 'journal: could not start a new segment');
@@ -324,12 +406,8 @@ export class JournalPersistence implements RulePersistence {
   private async takeSnapshot(seq: number): Promise<void> {
     const started = performance.now();
     try {
-      const result = await writeSnapshot({
-        dir: this.dir,
-        seq,
-        entries: this.snapshotSource(),
-        aborted: () => this.closing !== undefined,
-      });
+      const request = { dir: this.dir, seq, entries: this.snapshotSource(), aborted: () => this.closing !== undefined };
+      const result = this.format === 'binary' ? await writeBinarySnapshot(request) : await writeSnapshot(request);
       if (result === undefined) {
         this.logger.info({ dir: this.dir, seq }, 'journal: snapshot abandoned at close (the journal still has everything)');
         return;
@@ -338,6 +416,7 @@ export class JournalPersistence implements RulePersistence {
       this.snapshots++;
       this.stateSizeAtSnapshot = result.entries;
       const removed = await pruneBefore(this.dir, seq);
+      this.legacyFiles = false;
       this.logger.info(
         { file: result.path, entries: result.entries, bytes: result.bytes, durationMs: Math.round(this.lastSnapshotMs), removed: removed.length },
         'journal: snapshot written',
@@ -361,5 +440,5 @@ function newBatch(): PendingBatch {
     resolve = res;
     reject = rej;
   });
-  return { lines: [], changes: 0, promise, resolve, reject };
+  return { lines: [], frames: [], changes: 0, promise, resolve, reject };
 }

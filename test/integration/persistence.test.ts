@@ -98,14 +98,14 @@ test('snapshots plus journal: many batches with a small snapshot interval surviv
   t.deepEqual(await listAll(reconnect(t, daemon)), before);
 });
 
-/** The newest journal segment under the working dir (journal-<seq>.ndjson). */
+/** The newest journal segment under the working dir (journal-<seq>.bin, or .ndjson as older couic wrote). */
 async function newestJournal(workingDir: string): Promise<string | undefined> {
   const found: string[] = [];
   const walk = async (dir: string): Promise<void> => {
     for (const entry of await readdir(dir, { withFileTypes: true })) {
       const path = join(dir, entry.name);
       if (entry.isDirectory()) await walk(path);
-      else if (/^journal-\d+\.ndjson$/.test(entry.name)) found.push(path);
+      else if (/^journal-\d+\.(ndjson|bin)$/.test(entry.name)) found.push(path);
     }
   };
   await walk(workingDir);

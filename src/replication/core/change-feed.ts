@@ -5,7 +5,9 @@
 // sequence order. What GC forgot (or what happened before this process started)
 // cannot be replayed: such a cursor gets { reset: true } and takes a fresh snapshot.
 import { randomBytes } from 'node:crypto';
-import { recordKey, type ReplicatedRecord } from '../../domain/replicated-record.js';
+import { KeyIndex } from '../../domain/key-index.js';
+import { recordCidr, recordKey, recordPolicy, type ReplicatedRecord } from '../../domain/replicated-record.js';
+import { encodeCidrKey, KEY_BYTES, KEY_WORDS, textKeyOf } from '../../domain/rule-key.js';
 import type { RecordChange, RecordChangeOrigin } from '../replica-store.js';
 
 export interface FeedChange {
@@ -49,13 +51,28 @@ export class ChangeFeed {
   readonly feedId: string;
   private seq = 0;
   private horizonSeq = 0;
-  /** Sequence of the latest change per key; Map order = sequence order (a key is re-inserted on each change). */
-  private readonly latest = new Map<string, number>();
+  /**
+   * Sequence of the latest change per key, by the key's slot in a binary-key index (no
+   * string or object per key), and the keys in sequence order as a doubly linked list
+   * of slots (a key moves to the tail on each change).
+   */
+  private readonly index = new KeyIndex();
+  private seqOf = new Float64Array(this.index.capacity);
+  private prev = new Int32Array(this.index.capacity);
+  private next = new Int32Array(this.index.capacity);
+  private tail = -1;
+  private readonly key = new Uint32Array(KEY_WORDS);
+  private readonly keyBytes = new Uint8Array(this.key.buffer);
   private readonly listeners = new Set<FeedListener>();
 
   constructor(feedId: string = randomBytes(8).toString('hex')) {
     if (feedId.includes(':') || feedId === '') throw new RangeError(`feedId must be non-empty without ':', got "${feedId}"`);
     this.feedId = feedId;
+    this.index.onGrow = (capacity) => {
+      this.seqOf = grownTo(this.seqOf, new Float64Array(capacity));
+      this.prev = grownTo(this.prev, new Int32Array(capacity));
+      this.next = grownTo(this.next, new Int32Array(capacity));
+    };
   }
 
   get currentSeq(): number {
@@ -69,7 +86,7 @@ export class ChangeFeed {
 
   /** Keys remembered (the memory bound). */
   get size(): number {
-    return this.latest.size;
+    return this.index.size;
   }
 
   get cursor(): string {
@@ -85,16 +102,23 @@ export class ChangeFeed {
       const change = changes[i] as RecordChange;
       const record = change.after ?? change.before;
       if (record === undefined) continue;
-      const key = keys?.[i] ?? recordKey(record);
       const seq = ++this.seq;
-      this.latest.delete(key);
+      encodeCidrKey(recordPolicy(record), recordCidr(record), this.keyBytes);
       if (change.after === undefined) {
         // Forgotten for good: a cursor before this point can no longer be served exactly.
         this.horizonSeq = seq;
+        const slot = this.index.find(this.key);
+        if (slot >= 0) {
+          this.unlink(slot);
+          this.index.remove(slot);
+        }
       } else {
-        this.latest.set(key, seq);
+        const slot = this.index.insert(this.key);
+        if (!this.index.created) this.unlink(slot);
+        this.seqOf[slot] = seq;
+        this.append(slot);
       }
-      out?.push({ seq, key, record: change.after, origin });
+      if (out !== undefined) out.push({ seq, key: keys?.[i] ?? recordKey(record), record: change.after, origin });
     }
     if (out !== undefined) for (const listener of this.listeners) listener(out);
   }
@@ -102,8 +126,20 @@ export class ChangeFeed {
   /** Every key changed after `cursor`, in sequence order, or reset when the cursor is too old. */
   since(cursor: number): FeedSince {
     if (cursor < this.horizonSeq || cursor > this.seq) return { reset: true };
+    // Walk back from the newest change to the first one after the cursor.
+    let first = this.tail;
+    let count = 0;
+    while (first >= 0 && (this.seqOf[first] ?? 0) > cursor) {
+      count++;
+      const before = this.prev[first] ?? -1;
+      if (before < 0 || (this.seqOf[before] ?? 0) <= cursor) break;
+      first = before;
+    }
     const changes: FeedKey[] = [];
-    for (const [key, seq] of this.latest) if (seq > cursor) changes.push({ seq, key });
+    const keys = this.index.keyBytes;
+    for (let slot = count > 0 ? first : -1; slot >= 0; slot = this.next[slot] ?? -1) {
+      changes.push({ seq: this.seqOf[slot] ?? 0, key: textKeyOf(keys, slot * KEY_BYTES) });
+    }
     return { reset: false, changes };
   }
 
@@ -114,10 +150,30 @@ export class ChangeFeed {
     return this.since(cursor.seq);
   }
 
+  private unlink(slot: number): void {
+    const before = this.prev[slot] ?? -1;
+    const after = this.next[slot] ?? -1;
+    if (before >= 0) this.next[before] = after;
+    if (after >= 0) this.prev[after] = before;
+    else this.tail = before;
+  }
+
+  private append(slot: number): void {
+    this.prev[slot] = this.tail;
+    this.next[slot] = -1;
+    if (this.tail >= 0) this.next[this.tail] = slot;
+    this.tail = slot;
+  }
+
   subscribe(listener: FeedListener): () => void {
     this.listeners.add(listener);
     return () => {
       this.listeners.delete(listener);
     };
   }
+}
+
+function grownTo<T extends Float64Array | Int32Array>(old: T, next: T): T {
+  (next as Float64Array).set(old as Float64Array);
+  return next;
 }
