@@ -1,6 +1,7 @@
 // The slice of the system libbpf (Debian libbpf1, libbpf.so.1) the XDP data plane
 // uses, bound through koffi (FFI: no native addon to compile at install). Thin:
 // every call returns plain numbers or throws BpfError; policy lives in the callers.
+import { readFileSync } from 'node:fs';
 import koffi, { type LibraryHandle } from 'koffi';
 import { BpfError } from './bpf-error.js';
 
@@ -44,6 +45,8 @@ interface Api {
   closeFd(fd: number): number;
   ifNameToIndex(name: string): number;
   mount(source: string, target: string, fstype: string, flags: number, data: null): number;
+  mmap(addr: null, length: number, prot: number, flags: number, fd: number, offset: number): unknown;
+  munmap(addr: unknown, length: number): number;
 }
 
 let api: Api | undefined;
@@ -89,6 +92,8 @@ export function libbpf(): Api {
     closeFd: f('int close(int fd)', libc),
     ifNameToIndex: f('unsigned int if_nametoindex(const char *name)', libc),
     mount: f('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, void *data)', libc),
+    mmap: f('void *mmap(void *addr, size_t length, int prot, int flags, int fd, intptr_t offset)', libc),
+    munmap: f('int munmap(void *addr, size_t length)', libc),
   };
   // libbpf prints warnings (and verifier logs) to stderr; couic reports errors itself.
   if (process.env.COUIC_LIBBPF_DEBUG === undefined) api.setPrint(null);
@@ -264,4 +269,43 @@ export function testRun(progFd: number, packet: Uint8Array, repeat: number): Tes
   opts.writeInt32LE(repeat, 60);
   check('BPF_PROG_TEST_RUN', libbpf().testRun(progFd, opts));
   return { retval: opts.readUInt32LE(56), durationNs: opts.readUInt32LE(64) };
+}
+
+/** A BPF_F_MMAPABLE array map mapped into this process: writes are plain stores into the kernel's memory. */
+export interface MappedArray {
+  readonly buffer: ArrayBuffer;
+  unmap(): void;
+}
+
+const PROT_READ = 1;
+const PROT_WRITE = 2;
+const MAP_SHARED = 1;
+
+/** mmap()s `length` bytes of an mmapable array map (its elements, back to back). */
+export function mapArray(fd: number, length: number): MappedArray {
+  const bpf = libbpf();
+  const address = bpf.mmap(null, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  const raw = koffi.address(address);
+  if (raw === 0n || raw === BigInt('0xffffffffffffffff')) throw new BpfError('mmap a BPF array map', koffi.errno() || 22);
+  const buffer = koffi.view(address, length);
+  let mapped = true;
+  return {
+    buffer,
+    unmap() {
+      if (!mapped) return;
+      mapped = false;
+      bpf.munmap(address, length);
+    },
+  };
+}
+
+/** Kernel memory a map charges (the memlock line of its fdinfo), in bytes. */
+export function mapMemoryBytes(fd: number): number | undefined {
+  try {
+    const info = readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8');
+    const match = /^memlock:\s*(\d+)/m.exec(info);
+    return match === null ? undefined : Number(match[1]);
+  } catch {
+    return undefined;
+  }
 }
