@@ -167,7 +167,9 @@ test('restart mid-stream: no packet from a dropped source gets through; pinned m
   await daemon.stop();
   // While it is down: a stray entry the store does not have (as if a rule was deleted
   // by a daemon that crashed before updating the kernel). Reconciliation must remove it.
-  await sh('bpftool', ['map', 'update', 'pinned', join(pinDir, 'drop_v4'), 'key', 'hex', '20', '00', '00', '00', '0a', 'c9', '00', '01', 'value', 'hex', '00', '00', '00', '00']);
+  // rule_record key: policy 0 (drop), family 4, /32, pad, 10.201.0.1, 12 zero bytes.
+  const strayKey = ['00', '04', '20', '00', '0a', 'c9', '00', '01', ...Array.from({ length: 12 }, () => '00')];
+  await sh('bpftool', ['map', 'update', 'pinned', join(pinDir, 'rule_record'), 'key', 'hex', ...strayKey, 'value', 'hex', '00', '00', '00', '00']);
   const otherWhileDown = rx.countFrom(SENDER_V4_OTHER);
   await daemon.restart();
   t.regex(daemon.output(), /program replaced atomically in the pinned link/);

@@ -39,6 +39,7 @@ interface Api {
   nextKey(fd: number, key: Ptr, next: Ptr): number;
   updateBatch(fd: number, keys: Ptr, values: Ptr, count: Uint32Array, opts: null): number;
   deleteBatch(fd: number, keys: Ptr, count: Uint32Array, opts: null): number;
+  lookupBatch(fd: number, inBatch: Ptr, outBatch: Ptr, keys: Ptr, values: Ptr, count: Uint32Array, opts: null): number;
   testRun(progFd: number, opts: Ptr): number;
   possibleCpus(): number;
   setPrint(fn: null): null;
@@ -86,6 +87,7 @@ export function libbpf(): Api {
     nextKey: f('int bpf_map_get_next_key(int fd, void *key, void *next_key)'),
     updateBatch: f('int bpf_map_update_batch(int fd, void *keys, void *values, uint32_t *count, void *opts)'),
     deleteBatch: f('int bpf_map_delete_batch(int fd, void *keys, uint32_t *count, void *opts)'),
+    lookupBatch: f('int bpf_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, uint32_t *count, void *opts)'),
     testRun: f('int bpf_prog_test_run_opts(int prog_fd, void *opts)'),
     possibleCpus: f('int libbpf_num_possible_cpus()'),
     setPrint: f('void *libbpf_set_print(void *fn)'),
@@ -251,6 +253,35 @@ export function mapDeleteBatch(fd: number, keys: Uint8Array, count: number): { d
   const result = libbpf().deleteBatch(fd, keys, counter, null);
   if (result >= 0) return { done: count };
   return { done: counter[0] ?? 0, error: new BpfError('map delete batch', -result) };
+}
+
+/**
+ * Reads a whole hash map with BPF_MAP_LOOKUP_BATCH, `chunk` entries per call;
+ * returns keys and values back to back. Throws BpfError (EINVAL/ENOTSUPP: no batch ops).
+ */
+export function mapLookupAll(fd: number, keySize: number, valueSize: number, chunk = 4096): { keys: Buffer; values: Buffer; count: number } {
+  const bpf = libbpf();
+  const keyParts: Buffer[] = [];
+  const valueParts: Buffer[] = [];
+  let total = 0;
+  const inBatch = Buffer.alloc(8);
+  const outBatch = Buffer.alloc(8);
+  let first = true;
+  for (;;) {
+    const keys = Buffer.alloc(chunk * keySize);
+    const values = Buffer.alloc(chunk * valueSize);
+    const count = new Uint32Array([chunk]);
+    const result = bpf.lookupBatch(fd, first ? null : inBatch, outBatch, keys, values, count, null);
+    const got = count[0] ?? 0;
+    if (result < 0 && -result !== 2) throw new BpfError('map lookup batch', -result);
+    keyParts.push(keys.subarray(0, got * keySize));
+    valueParts.push(values.subarray(0, got * valueSize));
+    total += got;
+    if (result < 0) break; // ENOENT: that was the last chunk
+    outBatch.copy(inBatch);
+    first = false;
+  }
+  return { keys: Buffer.concat(keyParts), values: Buffer.concat(valueParts), count: total };
 }
 
 export interface TestRunResult {
