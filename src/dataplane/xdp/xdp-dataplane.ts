@@ -123,6 +123,11 @@ export class XdpDataPlane implements DataPlane {
     return this.sync.pendingEnforcement;
   }
 
+  /** Tag slot a tag's hits count under (tests). */
+  tagSlot(tag: string): number | undefined {
+    return this.tags.slotOf(tag);
+  }
+
   /** Kernel memory of the maps, in bytes. */
   memoryBytes(): number {
     return this.kernel.memoryBytes();

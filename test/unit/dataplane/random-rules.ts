@@ -40,12 +40,13 @@ function randomBytes(next: () => number, n: number): Uint8Array {
 }
 
 /** A random length, biased to both ends and to the /24 boundary the tables split at. */
-function randomLength(next: () => number, max: number): number {
+function randomLength(next: () => number, max: number, veryShort: number): number {
   const r = next();
-  if (r < 0.15) return 1 + Math.floor(next() * 8);
+  // A few /1-/8 only: more would cover the whole space.
+  if (r < veryShort) return 1 + Math.floor(next() * 8);
   if (r < 0.3) return Math.min(max, 22 + Math.floor(next() * 5));
   if (r < 0.5) return max - Math.floor(next() * 4);
-  return 1 + Math.floor(next() * max);
+  return 9 + Math.floor(next() * (max - 8));
 }
 
 export interface Scenario {
@@ -93,7 +94,9 @@ export function randomScenario(seed: number, family: 4 | 6, rules: number, steps
         // Inside an existing rule, longer.
         const parent = existing[Math.floor(next() * existing.length)] as RandomRule;
         if (parent.cidr.prefixLength >= max) continue;
-        length = parent.cidr.prefixLength + 1 + Math.floor(next() * (max - parent.cidr.prefixLength));
+        // Mostly a little longer than its parent (so that the nesting goes deep).
+        const room = max - parent.cidr.prefixLength;
+        length = parent.cidr.prefixLength + 1 + Math.floor(next() * next() * room);
         bytes = randomBytes(next, size);
         const keep = parent.cidr.bytes;
         for (let b = 0; b < parent.cidr.prefixLength; b++) {
@@ -102,7 +105,7 @@ export function randomScenario(seed: number, family: 4 | 6, rules: number, steps
           bytes[byte] = ((bytes[byte] ?? 0) & ~bit) | ((keep[byte] ?? 0) & bit);
         }
       } else {
-        length = randomLength(next, max);
+        length = randomLength(next, max, 6 / rules);
         bytes = randomBytes(next, size);
         const root = roots[Math.floor(next() * roots.length)] as Uint8Array;
         // Mostly near a root (first 2 bytes shared), sometimes anywhere.
