@@ -161,6 +161,11 @@ export class RuleSync {
     });
   }
 
+  /** Resolves once every change and retry started so far has finished. */
+  idle(): Promise<void> {
+    return this.chain.then(() => undefined, () => undefined);
+  }
+
   close(): Promise<void> {
     this.closed = true;
     this.cancelRetry?.();
