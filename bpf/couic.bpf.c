@@ -62,10 +62,10 @@ struct {
 	__type(value, struct couic_v6_lengths);
 } v6_lengths SEC(".maps");
 
-/* Read and written only by userspace: which rules the tables hold (restart). */
+/* Read and written only by userspace: which rules the tables hold (restart).
+ * Preallocated: loading 589,824 rules allocates nothing per rule. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, COUIC_RULE_RECORD_ENTRIES);
 	__type(key, struct couic_rule_key);
 	__type(value, __u32);

@@ -30,6 +30,7 @@ export interface SyncChange {
 }
 
 interface Entry {
+  readonly id: string;
   readonly policy: Policy;
   readonly cidr: Cidr;
   readonly slot: number;
@@ -43,7 +44,7 @@ function compiled(entry: Entry): CompiledRule {
   return { policy: entry.policy, family: entry.cidr.family, prefixLength: entry.cidr.prefixLength, bytes: entry.cidr.bytes, slot: entry.slot };
 }
 
-function keyOf(entry: Omit<Entry, 'slot'>): RuleKey {
+function keyOf(entry: Entry): RuleKey {
   return { policy: entry.policy, family: entry.cidr.family, prefixLength: entry.cidr.prefixLength, bytes: entry.cidr.bytes };
 }
 
@@ -106,33 +107,34 @@ export class RuleSync {
    * rewritten), records the legacy ones. All adopted entries are stale until the
    * store confirms them. Returns how many were adopted.
    */
-  async adopt(legacy: readonly Entry[] = []): Promise<number> {
+  async adopt(legacyRules: readonly Omit<Entry, 'id'>[] = []): Promise<number> {
+    const legacy = legacyRules.map((e) => ({ ...e, id: ruleId(e.policy, e.cidr) }));
     const { kernel, compiler, tags } = this.options;
     const adopted: Entry[] = [];
     for (const { key, value } of kernel.ruleRecord.entries()) {
       const decoded = decodeRecordKey(key);
       if (decoded === undefined) continue;
       const cidr: Cidr = { family: decoded.family, bytes: decoded.bytes, prefixLength: decoded.prefixLength, text: '' };
-      adopted.push({ policy: decoded.policy, cidr, slot: value });
+      adopted.push({ id: ruleId(decoded.policy, cidr), policy: decoded.policy, cidr, slot: value });
     }
     const fromRecord = adopted.length;
-    for (const entry of adopted) this.recorded.set(ruleId(entry.policy, entry.cidr), entry);
+    for (const entry of adopted) this.recorded.set(entry.id, entry);
     for (const entry of legacy) {
-      const id = ruleId(entry.policy, entry.cidr);
+      const id = entry.id;
       if (!this.recorded.has(id)) adopted.push(entry);
     }
     const refused = await compiler.apply(adopted.map(compiled), []);
     const refusedIds = new Set(refused.map((r) => ruleId(r.rule.policy, { family: r.rule.family, prefixLength: r.rule.prefixLength, bytes: r.rule.bytes })));
     for (const entry of adopted) {
-      const id = ruleId(entry.policy, entry.cidr);
+      const id = entry.id;
       if (refusedIds.has(id)) continue;
       this.enforced.set(id, entry);
       this.stale.add(id);
     }
-    const legacyEntries = adopted.slice(fromRecord).filter((e) => this.enforced.has(ruleId(e.policy, e.cidr)));
+    const legacyEntries = adopted.slice(fromRecord).filter((e) => this.enforced.has(e.id));
     if (legacyEntries.length > 0) {
       const failed = new Set((await kernel.ruleRecord.upsert(legacyEntries.map((e) => ({ key: encodeRecordKey(e.policy, e.cidr), value: e.slot })))).map((f) => f.key.toString('hex')));
-      for (const e of legacyEntries) if (!failed.has(encodeRecordKey(e.policy, e.cidr).toString('hex'))) this.recorded.set(ruleId(e.policy, e.cidr), e);
+      for (const e of legacyEntries) if (!failed.has(encodeRecordKey(e.policy, e.cidr).toString('hex'))) this.recorded.set(e.id, e);
     }
     const slots: number[] = [];
     for (const id of this.stale) {
@@ -197,7 +199,7 @@ export class RuleSync {
       const slot = tags.acquire(tag);
       const current = this.wanted.get(id);
       if (current !== undefined) tags.release(current.slot);
-      this.wanted.set(id, { policy, cidr, slot });
+      this.wanted.set(id, { id, policy, cidr, slot });
       this.dropStale(id);
       touched.push(id);
     }
@@ -246,7 +248,7 @@ export class RuleSync {
     // 1. Record first: a rule is enforced only once a restart would find it.
     const recordFailed = await this.recordWrite(recordUpserts, 'upsert');
     for (const entry of recordUpserts) {
-      const id = ruleId(entry.policy, entry.cidr);
+      const id = entry.id;
       if (!recordFailed.has(id)) this.recorded.set(id, entry);
     }
     // 2. Tables: removals, then every wanted rule recorded but not enforced as wanted.
@@ -258,18 +260,18 @@ export class RuleSync {
     const refused = await compiler.apply(tableUpserts.map(compiled), tableRemovals.map(keyOf));
     const tableFailed = new Map<string, BpfError>();
     for (const r of refused) tableFailed.set(ruleId(r.rule.policy, { family: r.rule.family, prefixLength: r.rule.prefixLength, bytes: r.rule.bytes }), r.error);
-    for (const entry of tableRemovals) this.enforced.delete(ruleId(entry.policy, entry.cidr));
+    for (const entry of tableRemovals) this.enforced.delete(entry.id);
     for (const entry of tableUpserts) {
-      const id = ruleId(entry.policy, entry.cidr);
+      const id = entry.id;
       if (!tableFailed.has(id)) this.enforced.set(id, entry);
     }
     // Refused by the tables: not in the record either (a restart must not adopt it as enforced).
-    const unrecord = tableUpserts.filter((e) => tableFailed.has(ruleId(e.policy, e.cidr)) && !this.enforced.has(ruleId(e.policy, e.cidr)));
+    const unrecord = tableUpserts.filter((e) => tableFailed.has(e.id) && !this.enforced.has(e.id));
     for (const entry of unrecord) recordDeletes.push(entry);
     // 3. Record deletes last: until then a restart still finds what the tables held.
     const deleteFailed = await this.recordWrite(recordDeletes, 'delete');
     for (const entry of recordDeletes) {
-      const id = ruleId(entry.policy, entry.cidr);
+      const id = entry.id;
       if (!deleteFailed.has(id)) this.recorded.delete(id);
     }
     for (const id of unique) {
@@ -290,14 +292,14 @@ export class RuleSync {
     const failed = new Map<string, BpfError>();
     if (entries.length === 0) return failed;
     const { ruleRecord } = this.options.kernel;
-    const byKey = new Map(entries.map((e) => [encodeRecordKey(e.policy, e.cidr).toString('hex'), e]));
+    const keys = entries.map((e) => encodeRecordKey(e.policy, e.cidr));
     const failures =
-      operation === 'upsert'
-        ? await ruleRecord.upsert(entries.map((e) => ({ key: encodeRecordKey(e.policy, e.cidr), value: e.slot })))
-        : await ruleRecord.delete(entries.map((e) => encodeRecordKey(e.policy, e.cidr)));
+      operation === 'upsert' ? await ruleRecord.upsert(entries.map((e, i) => ({ key: keys[i] as Buffer, value: e.slot }))) : await ruleRecord.delete(keys);
+    if (failures.length === 0) return failed;
+    const byKey = new Map(entries.map((e, i) => [(keys[i] as Buffer).toString('hex'), e]));
     for (const f of failures) {
       const entry = byKey.get(f.key.toString('hex'));
-      if (entry !== undefined) failed.set(ruleId(entry.policy, entry.cidr), f.error);
+      if (entry !== undefined) failed.set(entry.id, f.error);
     }
     return failed;
   }

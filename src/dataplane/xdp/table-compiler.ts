@@ -166,6 +166,13 @@ class TopRules {
   }
 }
 
+/** Scratch layers of one block (fillBlock is not re-entered). */
+const BLOCK_LAYERS = { ignore: new Int16Array(256), drop: new Int16Array(256) };
+
+function v4LongKey(policy: RulePolicy, length: number, low: number): number {
+  return ((policy === 'drop' ? 0 : 1) << 16) | (length << 8) | low;
+}
+
 interface V4LongRule {
   readonly policy: RulePolicy;
   readonly length: number;
@@ -176,8 +183,8 @@ interface V4LongRule {
 
 export class TableCompiler {
   private readonly top: Record<4 | 6, TopRules> = { 4: new TopRules(), 6: new TopRules() };
-  /** IPv4 rules longer than /24, by top slot, then by `${policy}:${length}:${low}`. */
-  private readonly v4Long = new Map<number, Map<string, V4LongRule>>();
+  /** IPv4 rules longer than /24, by top slot, then by policy << 16 | length << 8 | low. */
+  private readonly v4Long = new Map<number, Map<number, V4LongRule>>();
   private readonly blockOf = new Map<number, number>();
   private readonly freeBlocks: number[] = [];
   /** Blocks freed during the current change: reused only by a later one (a packet may still read them). */
@@ -293,7 +300,7 @@ export class TableCompiler {
         this.v4Long.set(s, rules);
       }
       const low = (bytes[3] ?? 0) & ((0xff << (32 - length)) & 0xff);
-      rules.set(`${policy}:${length}:${low}`, { policy, length, low, slot });
+      rules.set(v4LongKey(policy, length, low), { policy, length, low, slot });
       return undefined;
     }
     const hex = hexOf(bytes);
@@ -317,7 +324,7 @@ export class TableCompiler {
     if (family === 4) {
       const rules = this.v4Long.get(s);
       const low = (bytes[3] ?? 0) & ((0xff << (32 - length)) & 0xff);
-      if (rules === undefined || !rules.delete(`${policy}:${length}:${low}`)) return false;
+      if (rules === undefined || !rules.delete(v4LongKey(policy, length, low))) return false;
       if (rules.size === 0) {
         this.v4Long.delete(s);
         if (this.blockOf.has(s)) this.releasing++;
@@ -356,10 +363,11 @@ export class TableCompiler {
       if (wide.some((d) => range.length >= d.length && (range.s0 & mask24(d.length)) === d.s0)) continue;
       if (range.length < 24) wide.push(range);
       const { ignore, drop } = rules.paint(range.s0, range.length);
-      for (let i = 0; i < ignore.length; i++) {
-        const s = range.s0 + i;
-        const longChanged = dirtyFlags !== undefined ? dirtyFlags[s] === 1 : slots.size > 0 && slots.delete(s);
-        this.setSlot(family, s, ignore[i] ?? -1, drop[i] ?? -1, longChanged);
+      const top = family === 4 ? this.tables.v4Top : this.tables.v6Top;
+      const slow = writeShortVerdicts(top, ignore, drop, range.s0, dirtyFlags, dirtyFlags === undefined ? slots : undefined);
+      for (const s of slow) {
+        const longChanged = dirtyFlags !== undefined ? dirtyFlags[s] === 1 : slots.delete(s);
+        this.setSlot(family, s, ignore[s - range.s0] ?? -1, drop[s - range.s0] ?? -1, longChanged);
       }
     }
     for (const s of slots) this.setSlot(family, s, rules.cover('ignore', s, 24), rules.cover('drop', s, 24), true);
@@ -374,7 +382,7 @@ export class TableCompiler {
     const top = family === 4 ? this.tables.v4Top : this.tables.v6Top;
     const current = top[s] ?? 0;
     // Fast path: no longer prefix inside this slot before or after.
-    if (!longChanged && (current & SLOT_DEEPER) === 0) {
+    if (!longChanged && current < SLOT_DEEPER) {
       if (current !== base) top[s] = base;
       return;
     }
@@ -411,10 +419,16 @@ export class TableCompiler {
     return this.nextBlock++;
   }
 
-  private fillBlock(block: number, long: Map<string, V4LongRule>, ignoreSlot: number, dropSlot: number): void {
-    const layers = { ignore: new Int16Array(256).fill(ignoreSlot), drop: new Int16Array(256).fill(dropSlot) };
-    const sorted = [...long.values()].sort((a, b) => a.length - b.length);
-    for (const rule of sorted) layers[rule.policy].fill(rule.slot, rule.low, rule.low + (1 << (32 - rule.length)));
+  private fillBlock(block: number, long: Map<number, V4LongRule>, ignoreSlot: number, dropSlot: number): void {
+    const layers = BLOCK_LAYERS;
+    layers.ignore.fill(ignoreSlot);
+    layers.drop.fill(dropSlot);
+    if (long.size === 1) {
+      for (const rule of long.values()) layers[rule.policy].fill(rule.slot, rule.low, rule.low + (1 << (32 - rule.length)));
+    } else {
+      const sorted = [...long.values()].sort((a, b) => a.length - b.length);
+      for (const rule of sorted) layers[rule.policy].fill(rule.slot, rule.low, rule.low + (1 << (32 - rule.length)));
+    }
     const blocks = this.tables.v4Blocks;
     const offset = block * 256;
     for (let i = 0; i < 256; i++) {
@@ -440,7 +454,7 @@ export class TableCompiler {
     if (ignoreSlot !== undefined) return VERDICT_IGNORE | ignoreSlot;
     const dropSlot = this.v6LongRules.drop.get(length, hex);
     if (dropSlot === undefined) return undefined;
-    const ancestor = this.v6IgnoreAncestor(length, Buffer.from(hex, 'hex'));
+    const ancestor = this.v6IgnoreAncestor(length, this.v6Bytes.get(`${length}:${hex}`) ?? Buffer.from(hex, 'hex'));
     return ancestor >= 0 ? VERDICT_IGNORE | ancestor : VERDICT_DROP | dropSlot;
   }
 
@@ -468,7 +482,7 @@ export class TableCompiler {
       const written = this.v6Written.get(id);
       const unwritten = this.v6Unwritten.has(id);
       if (wanted === written && !unwritten) continue;
-      const key = v6LongKey(length, Buffer.from(hex, 'hex'));
+      const key = v6LongKey(length, this.v6Bytes.get(id) ?? Buffer.from(hex, 'hex'));
       if (phase === 'set' && wanted !== undefined) sets.push({ id, key, value: wanted });
       if (phase === 'delete' && wanted === undefined) deletes.push({ id, key });
     }
@@ -513,6 +527,29 @@ export class TableCompiler {
       for (let i = 0; i < V6_LENGTHS; i++) if (list[i] !== target[i]) list[i] = target[i] ?? 0;
     }
   }
+}
+
+/**
+ * Writes the short-rule verdict of every slot of a painted range that has no
+ * longer prefix before or after (the hot loop of a full recompute: 2^24 slots);
+ * returns the other slots, for setSlot().
+ */
+function writeShortVerdicts(top: Uint32Array, ignore: Int16Array, drop: Int16Array, s0: number, dirtyFlags: Uint8Array | undefined, dirtySlots: Set<number> | undefined): number[] {
+  const slow: number[] = [];
+  const n = ignore.length;
+  for (let i = 0; i < n; i++) {
+    const s = s0 + i;
+    const current = top[s] as number;
+    if (current >= SLOT_DEEPER || (dirtyFlags !== undefined && dirtyFlags[s] === 1) || (dirtySlots !== undefined && dirtySlots.size > 0 && dirtySlots.has(s))) {
+      slow.push(s);
+      continue;
+    }
+    const ignoreSlot = ignore[i] as number;
+    const dropSlot = drop[i] as number;
+    const base = ignoreSlot >= 0 ? VERDICT_IGNORE | ignoreSlot : dropSlot >= 0 ? VERDICT_DROP | dropSlot : 0;
+    if (current !== base) top[s] = base;
+  }
+  return slow;
 }
 
 function coversBytes(prefix: Uint8Array, length: number, bytes: Uint8Array): boolean {
