@@ -46,18 +46,18 @@ struct {
 	__type(value, struct couic_row);
 } v6_top SEC(".maps");
 
-/* Preallocated: a lookup never allocates, an insert never fails for memory. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, COUIC_V6_LONG_ENTRIES);
-	__type(key, struct couic_key_v6);
-	__type(value, __u32);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, COUIC_V6_SLOTS);
+	__type(key, __u32);
+	__type(value, struct couic_v6_entry);
 } v6_long SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, 1);
+	__uint(max_entries, COUIC_V6_LENGTH_SETS);
 	__type(key, __u32);
 	__type(value, struct couic_v6_lengths);
 } v6_lengths SEC(".maps");
@@ -181,14 +181,48 @@ static __always_inline __u64 prefix_mask(__u32 bits)
 	return ~0ULL << (64 - bits);
 }
 
+/* The v6_long hash of a masked prefix; src/dataplane/xdp/v6-table.ts has its twin. */
+static __always_inline __u32 v6_hash(__u32 a, __u32 b, __u32 c, __u32 d, __u32 len)
+{
+	__u32 h = a * 0x9E3779B1u;
+	h ^= b * 0x85EBCA77u;
+	h = (h << 13) | (h >> 19);
+	h ^= c * 0xC2B2AE3Du;
+	h ^= d * 0x27D4EB2Fu;
+	h ^= len * 0x165667B1u;
+	h ^= h >> 15;
+	h *= 0x2C1B3C6Du;
+	h ^= h >> 12;
+	return h;
+}
+
+/* The entry of a masked prefix in one 4-entry window, or 0 (no entry). */
+static __always_inline __u32 v6_window(__u32 start, __u32 a, __u32 b, __u32 c, __u32 d, __u32 len, __u32 *value)
+{
+#pragma unroll
+	for (int j = 0; j < COUIC_V6_WINDOW; j++) {
+		__u32 index = (start + j) & (COUIC_V6_SLOTS - 1);
+		struct couic_v6_entry *e = bpf_map_lookup_elem(&v6_long, &index);
+		if (!e || e->prefixlen != len)
+			continue;
+		/* prefixlen is published last: the words read after it are complete. */
+		asm volatile("" ::: "memory");
+		if (e->words[0] == a && e->words[1] == b && e->words[2] == c && e->words[3] == d) {
+			*value = e->value;
+			return 1;
+		}
+	}
+	return 0;
+}
+
 static __always_inline __u32 lookup_v6(const __u8 *saddr)
 {
 	__u32 top24 = ((__u32)saddr[0] << 16) | ((__u32)saddr[1] << 8) | saddr[2];
 	__u32 value = top_slot(&v6_top, top24);
 	if (!(value & COUIC_SLOT_DEEPER))
 		return value;
-	__u32 zero = 0;
-	struct couic_v6_lengths *lengths = bpf_map_lookup_elem(&v6_lengths, &zero);
+	__u32 set = (value >> COUIC_V6_SET_SHIFT) & COUIC_V6_SET_MASK;
+	struct couic_v6_lengths *lengths = bpf_map_lookup_elem(&v6_lengths, &set);
 	if (!lengths)
 		return value & COUIC_VERDICT_MASK;
 	__u64 hi, lo;
@@ -196,19 +230,19 @@ static __always_inline __u32 lookup_v6(const __u8 *saddr)
 	__builtin_memcpy(&lo, saddr + 8, 8);
 	hi = bpf_be64_to_cpu(hi);
 	lo = bpf_be64_to_cpu(lo);
-	struct couic_key_v6 key = {};
 	for (int i = 0; i < COUIC_V6_LENGTHS; i++) {
 		__u32 len = lengths->len[i];
 		if (len == 0)
 			break;
-		__u64 h = bpf_cpu_to_be64(hi & prefix_mask(len));
-		__u64 l = bpf_cpu_to_be64(lo & prefix_mask(len > 64 ? len - 64 : 0));
-		key.prefixlen = len;
-		__builtin_memcpy(key.addr, &h, 8);
-		__builtin_memcpy(key.addr + 8, &l, 8);
-		__u32 *hit = bpf_map_lookup_elem(&v6_long, &key);
-		if (hit)
-			return *hit;
+		__u64 h = hi & prefix_mask(len);
+		__u64 l = lo & prefix_mask(len > 64 ? len - 64 : 0);
+		__u32 a = h >> 32, b = (__u32)h, c = l >> 32, d = (__u32)l;
+		__u32 hash = v6_hash(a, b, c, d, len);
+		__u32 hit;
+		if (v6_window(hash, a, b, c, d, len, &hit))
+			return hit;
+		if (v6_window((hash * 0x297A2D39u) ^ (hash >> 16), a, b, c, d, len, &hit))
+			return hit;
 	}
 	return value & COUIC_VERDICT_MASK;
 }

@@ -36,10 +36,20 @@
 #define COUIC_ROW_SLOTS 256
 /* Blocks for IPv4 /25-/32: one per /24 holding such a prefix; at most one per rule. */
 #define COUIC_V4_BLOCKS (COUIC_DROP_MAX_ENTRIES + COUIC_IGNORE_MAX_ENTRIES)
-/* IPv6 prefixes longer than /24: one hash entry per prefix. */
-#define COUIC_V6_LONG_ENTRIES (COUIC_DROP_MAX_ENTRIES + COUIC_IGNORE_MAX_ENTRIES)
+/* IPv6 prefixes longer than /24: an open-addressing hash table kept by userspace in
+ * an mmapped array (so a probe is inlined array loads, not a call): 2^21 entries
+ * for at most 327,680 prefixes; each prefix sits in one of the 8 entries of its
+ * two 4-entry windows (hash below, computed identically by userspace). */
+#define COUIC_V6_SLOTS_LOG2 21
+#define COUIC_V6_SLOTS (1 << COUIC_V6_SLOTS_LOG2)
+#define COUIC_V6_WINDOW 4
 /* IPv6 prefix lengths 25..128 that v6_long holds. */
 #define COUIC_V6_LENGTHS 104
+/* Length lists: 0 = every length in use; 1.. = the lengths under one or more /24
+ * slots (deduplicated). A DEEPER IPv6 top slot holds its list's index in bits 10-30. */
+#define COUIC_V6_LENGTH_SETS 4096
+#define COUIC_V6_SET_SHIFT 10
+#define COUIC_V6_SET_MASK 0x1fffff
 /* The pinned record of installed rules (both policies and families): read back at
  * restart so the tables can be recompiled exactly; the program never reads it. */
 #define COUIC_RULE_RECORD_ENTRIES (2 * (COUIC_DROP_MAX_ENTRIES + COUIC_IGNORE_MAX_ENTRIES))
@@ -52,10 +62,13 @@ struct couic_block {
 	__u16 slot[COUIC_ROW_SLOTS];
 };
 
-/* v6_long key: the prefix, masked, as in an LPM key. */
-struct couic_key_v6 {
+/* One v6_long entry: the masked prefix as four big-endian 32-bit words (in host
+ * order), its length (0: free; written last when an entry is published) and its
+ * compiled verdict. */
+struct couic_v6_entry {
+	__u32 words[4];
 	__u32 prefixlen;
-	__u8 addr[16];
+	__u32 value;
 };
 
 /* Lengths in use in v6_long, longest first; 0 ends the list. */

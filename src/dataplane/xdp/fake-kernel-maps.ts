@@ -4,7 +4,8 @@
 // with a chosen errno, as the kernel does when a map is full or memory is short.
 import { BpfError } from './bpf-error.js';
 import type { KernelMaps, KeyedEntry, KeyedMap, KeyedWriteFailure, TableViews, TrafficCounterValue } from './kernel-maps.js';
-import { TOP_SLOTS, V6_LENGTHS } from './table-compiler.js';
+import { TOP_SLOTS, V6_LENGTH_SETS, V6_LENGTHS } from './table-compiler.js';
+import { V6_ENTRY_WORDS, V6Table } from './v6-table.js';
 
 /** Decides whether one write is refused: an errno, or undefined to let it through. */
 export type RefusalRule = (operation: 'upsert' | 'delete', key: Buffer) => number | undefined;
@@ -56,27 +57,31 @@ export class FakeKeyedMap implements KeyedMap {
 
 export interface FakeKernelOptions {
   readonly v4Blocks?: number;
-  readonly v6Long?: number;
+  /** Entries of the v6_long table (a power of two). */
+  readonly v6Slots?: number;
   readonly ruleRecord?: number;
 }
 
 export class FakeKernelMaps implements KernelMaps {
   readonly tables: TableViews;
-  readonly v6Long: FakeKeyedMap;
+  readonly v6Long: V6Table;
   readonly ruleRecord: FakeKeyedMap;
   readonly tagNames = new Map<number, string>();
   readonly counters = { actions: new Map<number, TrafficCounterValue>(), drop: new Map<number, TrafficCounterValue>(), ignore: new Map<number, TrafficCounterValue>() };
   closed = false;
+  private readonly v6LongBytes: number;
 
   constructor(options: FakeKernelOptions = {}) {
     this.tables = {
       v4Top: new Uint32Array(TOP_SLOTS),
       v4Blocks: new Uint16Array((options.v4Blocks ?? 4096) * 256),
       v6Top: new Uint32Array(TOP_SLOTS),
-      v6Lengths: new Uint8Array(V6_LENGTHS),
+      v6Lengths: new Uint8Array(V6_LENGTHS * V6_LENGTH_SETS),
     };
-    this.v6Long = new FakeKeyedMap(20, options.v6Long ?? 65_536);
+    // Same table as the kernel's, over a plain array (smaller unless asked).
+    this.v6Long = new V6Table(new Uint32Array((options.v6Slots ?? 1 << 16) * V6_ENTRY_WORDS));
     this.ruleRecord = new FakeKeyedMap(20, options.ruleRecord ?? 1 << 20);
+    this.v6LongBytes = (options.v6Slots ?? 1 << 16) * V6_ENTRY_WORDS * 4;
   }
 
   readTagNames(): Map<number, string> {
@@ -95,7 +100,7 @@ export class FakeKernelMaps implements KernelMaps {
 
   memoryBytes(): number {
     const t = this.tables;
-    return t.v4Top.byteLength + t.v4Blocks.byteLength + t.v6Top.byteLength + t.v6Lengths.byteLength;
+    return t.v4Top.byteLength + t.v4Blocks.byteLength + t.v6Top.byteLength + t.v6Lengths.byteLength + this.v6LongBytes;
   }
 
   close(): void {
@@ -104,12 +109,6 @@ export class FakeKernelMaps implements KernelMaps {
 
   /** The v6_long probe the program makes. */
   v6Probe(length: number, address: Uint8Array): number | undefined {
-    const key = Buffer.alloc(20);
-    key.writeUInt32LE(length, 0);
-    for (let i = 0; i < 16; i++) {
-      const bits = Math.min(8, Math.max(0, length - 8 * i));
-      key[4 + i] = (address[i] ?? 0) & ((0xff << (8 - bits)) & 0xff);
-    }
-    return this.v6Long.data.get(key.toString('hex'));
+    return this.v6Long.probe(length, address);
   }
 }

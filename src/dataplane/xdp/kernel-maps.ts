@@ -12,7 +12,7 @@ export interface TableViews {
   readonly v4Blocks: Uint16Array;
   /** 2^24 slots, indexed by the top 24 bits of an IPv6 source. */
   readonly v6Top: Uint32Array;
-  /** Prefix lengths held in v6_long, longest first, 0-terminated. */
+  /** Lists of prefix lengths held in v6_long (104 bytes each, longest first, 0-terminated): 0 = all, others per /24 slot. */
   readonly v6Lengths: Uint8Array;
 }
 

@@ -38,8 +38,10 @@ export const TOP_ROWS = 65_536;
 export const ROW_BYTES = 1024;
 export const BLOCK_BYTES = 512;
 export const V4_BLOCKS = 262_144 + 65_536;
+/** Prefixes longer than /24 the compiler admits (v6_long holds 2^21 entries for them). */
 export const V6_LONG_ENTRIES = 262_144 + 65_536;
 export const V6_LENGTHS_BYTES = 104;
+export const V6_LENGTH_SETS = 4096;
 export const RULE_RECORD_KEY_SIZE = 20;
 
 /** rule_record key: policy (0 drop, 1 ignore), family, prefix length, pad, address (16 bytes). */

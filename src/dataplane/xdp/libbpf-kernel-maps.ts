@@ -19,10 +19,12 @@ import {
   TAG_UNTRACKED,
   TOP_ROWS,
   V4_BLOCKS,
+  V6_LENGTH_SETS,
   V6_LENGTHS_BYTES,
 } from './layout.js';
 import { mapArray, mapLookup, mapLookupAll, mapMemoryBytes, mapNextKey, mapUpdate, possibleCpus, type LoadedObject, type MappedArray } from './libbpf.js';
 import { MapWriter } from './map-writer.js';
+import { V6_ENTRY_WORDS, V6_SLOTS, V6Table } from './v6-table.js';
 
 const VALUE_SIZE = 4;
 
@@ -93,14 +95,13 @@ export class LibbpfKernelMaps implements KernelMaps {
         v4Top: new Uint32Array(map(TABLE_MAPS.v4Top, TOP_ROWS * ROW_BYTES)),
         v4Blocks: new Uint16Array(map(TABLE_MAPS.v4Blocks, V4_BLOCKS * BLOCK_BYTES)),
         v6Top: new Uint32Array(map(TABLE_MAPS.v6Top, TOP_ROWS * ROW_BYTES)),
-        // An array map's mmap covers whole pages; the list is the first 104 bytes.
-        v6Lengths: new Uint8Array(map(TABLE_MAPS.v6Lengths, 4096), 0, V6_LENGTHS_BYTES),
+        v6Lengths: new Uint8Array(map(TABLE_MAPS.v6Lengths, V6_LENGTH_SETS * V6_LENGTHS_BYTES)),
       };
+      this.v6Long = new V6Table(new Uint32Array(map(TABLE_MAPS.v6Long, V6_SLOTS * V6_ENTRY_WORDS * 4)));
     } catch (error) {
       for (const m of this.mappings) m.unmap();
       throw error;
     }
-    this.v6Long = new LibbpfKeyedMap(object.mapFd(TABLE_MAPS.v6Long), 20);
     this.ruleRecord = new LibbpfKeyedMap(object.mapFd(RULE_RECORD_MAP), RULE_RECORD_KEY_SIZE);
   }
 

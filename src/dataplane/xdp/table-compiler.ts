@@ -36,6 +36,9 @@ export const VERDICT_MASK = 0x3ff;
 export const SLOT_DEEPER = 0x80000000;
 export const TOP_SLOTS = 1 << 24;
 export const V6_LENGTHS = 104;
+export const V6_LENGTH_SETS = 4096;
+const V6_SET_SHIFT = 10;
+const V6_SET_MASK = 0x1fffff;
 const ENOSPC = 28;
 const E2BIG = 7;
 
@@ -198,8 +201,15 @@ export class TableCompiler {
   private readonly v6LongRules: Record<RulePolicy, RuleIndex<string>> = { drop: new RuleIndex(), ignore: new RuleIndex() };
   /** Bytes of each IPv6 long prefix (by `${length}:${hex}`). */
   private readonly v6Bytes = new Map<string, Uint8Array>();
-  /** IPv6 long prefixes per top slot. */
-  private readonly v6LongPerTop = new Map<number, number>();
+  /** IPv6 long prefixes per top slot: count per length. */
+  private readonly v6LongPerTop = new Map<number, Map<number, number>>();
+  /** Length lists in v6_lengths (index 0 is the list of every length), by content. */
+  private readonly lengthSets = new Map<string, { index: number; refs: number }>();
+  private readonly setKeyOf = new Map<number, string>();
+  /** References to lists found in the tables at start (pinned), by index. */
+  private readonly foreignSetRefs = new Map<number, number>();
+  private freeSets: number[] = [];
+  private retiredSets: number[] = [];
   /** v6_long as written to the kernel (by `${length}:${hex}`). */
   private readonly v6Written = new Map<string, number>();
   /** v6_long entries whose last write the kernel refused: value wanted (undefined = absent). */
@@ -209,7 +219,18 @@ export class TableCompiler {
     private readonly tables: TableViews,
     private readonly v6Long: KeyedMap,
     private readonly limits: CompilerLimits,
-  ) {}
+  ) {
+    // Lists the pinned tables point to stay untouched until no slot points to them.
+    const top = tables.v6Top;
+    for (let s = 0; s < top.length; s++) {
+      const value = top[s] ?? 0;
+      if (value < SLOT_DEEPER) continue;
+      const set = (value >>> V6_SET_SHIFT) & V6_SET_MASK;
+      if (set !== 0) this.foreignSetRefs.set(set, (this.foreignSetRefs.get(set) ?? 0) + 1);
+    }
+    const sets = tables.v6Lengths.length / V6_LENGTHS;
+    for (let i = sets - 1; i >= 1; i--) if (!this.foreignSetRefs.has(i)) this.freeSets.push(i);
+  }
 
   /** v6_long writes the kernel refused, waiting for retryUnwritten(). */
   get unwrittenCount(): number {
@@ -225,6 +246,8 @@ export class TableCompiler {
    * Returns the upserts refused for want of table space (nothing of them is written).
    */
   async apply(upserts: readonly CompiledRule[], removals: readonly RuleKey[]): Promise<RefusedRule[]> {
+    for (const set of this.retiredSets) this.freeSets.push(set);
+    this.retiredSets = [];
     for (const block of this.quarantine) this.freeBlocks.push(block);
     this.quarantine = [];
     this.releasing = 0;
@@ -310,7 +333,12 @@ export class TableCompiler {
         return new BpfError('compile IPv6 rule', E2BIG, `v6_long is full (${this.limits.v6Long} prefixes longer than /24)`);
       }
       this.v6Bytes.set(id, Uint8Array.from(bytes));
-      this.v6LongPerTop.set(s, (this.v6LongPerTop.get(s) ?? 0) + 1);
+      let perLength = this.v6LongPerTop.get(s);
+      if (perLength === undefined) {
+        perLength = new Map();
+        this.v6LongPerTop.set(s, perLength);
+      }
+      perLength.set(length, (perLength.get(length) ?? 0) + 1);
     }
     this.v6LongRules[policy].set(length, hex, slot);
     return undefined;
@@ -336,9 +364,11 @@ export class TableCompiler {
     const other: RulePolicy = policy === 'drop' ? 'ignore' : 'drop';
     if (this.v6LongRules[other].get(length, hex) === undefined) {
       this.v6Bytes.delete(`${length}:${hex}`);
-      const count = (this.v6LongPerTop.get(s) ?? 1) - 1;
-      if (count === 0) this.v6LongPerTop.delete(s);
-      else this.v6LongPerTop.set(s, count);
+      const perLength = this.v6LongPerTop.get(s);
+      const count = (perLength?.get(length) ?? 1) - 1;
+      if (count === 0) perLength?.delete(length);
+      else perLength?.set(length, count);
+      if (perLength?.size === 0) this.v6LongPerTop.delete(s);
     }
     return true;
   }
@@ -387,8 +417,12 @@ export class TableCompiler {
       return;
     }
     if (family === 6) {
-      const value = this.v6LongPerTop.has(s) ? (SLOT_DEEPER | base) >>> 0 : base;
+      const perLength = this.v6LongPerTop.get(s);
+      const set = perLength === undefined ? undefined : this.lengthSet([...perLength.keys()]);
+      const value = set === undefined ? base : (SLOT_DEEPER | (set << V6_SET_SHIFT) | base) >>> 0;
       if (current !== value) top[s] = value;
+      if (current >= SLOT_DEEPER && current !== value) this.releaseSet((current >>> V6_SET_SHIFT) & V6_SET_MASK);
+      else if (current >= SLOT_DEEPER && set !== undefined) this.releaseSet(set); // unchanged: drop the reference lengthSet() took
       return;
     }
     const long = this.v4Long.get(s);
@@ -434,6 +468,51 @@ export class TableCompiler {
     for (let i = 0; i < 256; i++) {
       const value = combine(layers.ignore[i] ?? -1, layers.drop[i] ?? -1);
       if (blocks[offset + i] !== value) blocks[offset + i] = value;
+    }
+  }
+
+  /**
+   * Index of the list holding exactly `lengths` (one more reference), written into
+   * v6_lengths before any slot points to it; 0 (the list of every length) when all
+   * lists are taken.
+   */
+  private lengthSet(lengths: number[]): number {
+    lengths.sort((a, b) => b - a);
+    const key = lengths.join(',');
+    const known = this.lengthSets.get(key);
+    if (known !== undefined) {
+      known.refs++;
+      return known.index;
+    }
+    const index = this.freeSets.pop();
+    if (index === undefined) return 0;
+    const list = this.tables.v6Lengths.subarray(index * V6_LENGTHS, (index + 1) * V6_LENGTHS);
+    list.fill(0);
+    list.set(lengths.slice(0, V6_LENGTHS));
+    this.lengthSets.set(key, { index, refs: 1 });
+    this.setKeyOf.set(index, key);
+    return index;
+  }
+
+  /** One slot stopped pointing to list `index`. */
+  private releaseSet(index: number): void {
+    if (index === 0) return;
+    const foreign = this.foreignSetRefs.get(index);
+    if (foreign !== undefined) {
+      if (foreign <= 1) {
+        this.foreignSetRefs.delete(index);
+        this.retiredSets.push(index);
+      } else this.foreignSetRefs.set(index, foreign - 1);
+      return;
+    }
+    const key = this.setKeyOf.get(index);
+    const entry = key === undefined ? undefined : this.lengthSets.get(key);
+    if (key === undefined || entry === undefined) return;
+    entry.refs--;
+    if (entry.refs <= 0) {
+      this.lengthSets.delete(key);
+      this.setKeyOf.delete(index);
+      this.retiredSets.push(index);
     }
   }
 
@@ -516,7 +595,7 @@ export class TableCompiler {
   private writeLengths(grow: boolean): void {
     const present = new Set<number>();
     for (const id of this.v6Written.keys()) present.add(Number(id.slice(0, id.indexOf(':'))));
-    const list = this.tables.v6Lengths;
+    const list = this.tables.v6Lengths.subarray(0, V6_LENGTHS);
     if (grow) for (const l of list) if (l !== 0) present.add(l);
     const next = [...present].sort((a, b) => b - a);
     const target = new Uint8Array(V6_LENGTHS);
@@ -574,7 +653,8 @@ export function readVerdict(tables: TableViews, v6Long: (length: number, address
   }
   const value = tables.v6Top[top24(address)] ?? 0;
   if ((value & SLOT_DEEPER) === 0) return value;
-  for (const length of tables.v6Lengths) {
+  const set = (value >>> V6_SET_SHIFT) & V6_SET_MASK;
+  for (const length of tables.v6Lengths.subarray(set * V6_LENGTHS, (set + 1) * V6_LENGTHS)) {
     if (length === 0) break;
     const hit = v6Long(length, address);
     if (hit !== undefined) return hit;
