@@ -212,6 +212,8 @@ export class TableCompiler {
   private retiredSets: number[] = [];
   /** v6_long as written to the kernel (by `${length}:${hex}`). */
   private readonly v6Written = new Map<string, number>();
+  /** Entries of v6Written per prefix length (list 0 is built from it). */
+  private readonly writtenPerLength = new Map<number, number>();
   /** v6_long entries whose last write the kernel refused: value wanted (undefined = absent). */
   private readonly v6Unwritten = new Map<string, number | undefined>();
 
@@ -570,6 +572,7 @@ export class TableCompiler {
       for (const entry of sets) {
         if (failed.has(entry.key.toString('hex'))) this.v6Unwritten.set(entry.id, entry.value);
         else {
+          if (!this.v6Written.has(entry.id)) this.countWritten(entry.id, 1);
           this.v6Written.set(entry.id, entry.value);
           this.v6Unwritten.delete(entry.id);
         }
@@ -580,11 +583,18 @@ export class TableCompiler {
       for (const entry of deletes) {
         if (failed.has(entry.key.toString('hex'))) this.v6Unwritten.set(entry.id, undefined);
         else {
-          this.v6Written.delete(entry.id);
+          if (this.v6Written.delete(entry.id)) this.countWritten(entry.id, -1);
           this.v6Unwritten.delete(entry.id);
         }
       }
     }
+  }
+
+  private countWritten(id: string, delta: 1 | -1): void {
+    const length = Number(id.slice(0, id.indexOf(':')));
+    const count = (this.writtenPerLength.get(length) ?? 0) + delta;
+    if (count <= 0) this.writtenPerLength.delete(length);
+    else this.writtenPerLength.set(length, count);
   }
 
   /**
@@ -594,7 +604,7 @@ export class TableCompiler {
    */
   private writeLengths(grow: boolean): void {
     const present = new Set<number>();
-    for (const id of this.v6Written.keys()) present.add(Number(id.slice(0, id.indexOf(':'))));
+    for (const length of this.writtenPerLength.keys()) present.add(length);
     const list = this.tables.v6Lengths.subarray(0, V6_LENGTHS);
     if (grow) for (const l of list) if (l !== 0) present.add(l);
     const next = [...present].sort((a, b) => b - a);

@@ -14,6 +14,7 @@ import { encodeRecordKey } from '../../../src/dataplane/xdp/layout.js';
 import { RuleSync } from '../../../src/dataplane/xdp/rule-sync.js';
 import { readVerdict, TableCompiler, VERDICT_DROP, VERDICT_IGNORE } from '../../../src/dataplane/xdp/table-compiler.js';
 import { TagSlots } from '../../../src/dataplane/xdp/tag-slots.js';
+import { XdpDataPlane } from '../../../src/dataplane/xdp/xdp-dataplane.js';
 
 const ENOMEM = 12;
 
@@ -131,4 +132,21 @@ test('no free block: refused with ENOSPC, pending, lands once a block frees', as
   await sync.idle();
   t.is(sync.pendingEnforcement, 0);
   t.is(readVerdict(kernel.tables, () => undefined, parseAddress('203.0.113.1').bytes), VERDICT_DROP);
+});
+
+test('the data plane reports pending enforcement in its counters (stats, metrics) and names the rules; apply resolves', async (t) => {
+  const kernel = new FakeKernelMaps();
+  const scheduler = new ManualScheduler(new ManualClock());
+  const plane = await XdpDataPlane.overKernel(kernel, pino({ level: 'silent' }), scheduler, { v4Blocks: 4096, v6Long: 65_536 });
+  kernel.ruleRecord.refusal = () => ENOMEM;
+  await t.notThrowsAsync(plane.apply({ upserts: [up('drop', '192.0.2.0/24', 'flood')], removals: [] }));
+  t.is((await plane.readCounters()).pendingEnforcement, 1);
+  const pending = plane.pendingEnforcement();
+  t.is(pending.length, 1);
+  t.is(pending[0]?.cidr.text, '192.0.2.0/24');
+  t.regex(pending[0]?.reason ?? '', /ENOMEM/);
+  kernel.ruleRecord.refusal = undefined;
+  scheduler.advance(1000);
+  await plane.close(); // waits for the retry it started
+  t.is((await plane.readCounters()).pendingEnforcement, 0);
 });
