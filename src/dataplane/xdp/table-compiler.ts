@@ -222,6 +222,23 @@ export class TableCompiler {
     private readonly v6Long: KeyedMap,
     private readonly limits: CompilerLimits,
   ) {
+    // Blocks the pinned IPv4 table points to stay with their slot (rebuilt in place,
+    // never handed to another slot while one points to them).
+    const v4 = tables.v4Top;
+    let highest = -1;
+    for (let s = 0; s < v4.length; s++) {
+      const value = v4[s] ?? 0;
+      if (value < SLOT_DEEPER) continue;
+      const block = value - SLOT_DEEPER;
+      this.blockOf.set(s, block);
+      if (block > highest) highest = block;
+    }
+    if (this.blockOf.size > 0) {
+      const used = new Uint8Array(highest + 1);
+      for (const block of this.blockOf.values()) used[block] = 1;
+      for (let b = highest; b >= 0; b--) if (used[b] === 0) this.freeBlocks.push(b);
+      this.nextBlock = highest + 1;
+    }
     // Lists the pinned tables point to stay untouched until no slot points to them.
     const top = tables.v6Top;
     for (let s = 0; s < top.length; s++) {
