@@ -3,12 +3,10 @@
 // tables, fewer blocks), the hash maps JS maps, and `refuse` makes writes fail
 // with a chosen errno, as the kernel does when a map is full or memory is short.
 import { BpfError } from './bpf-error.js';
-import type { KernelMaps, KeyedEntry, KeyedMap, KeyedWriteFailure, TableViews, TrafficCounterValue } from './kernel-maps.js';
+import type { KernelMaps, KeyedEntry, KeyedMap, KeyedWriteFailure, RefusalRule, TableViews, TrafficCounterValue } from './kernel-maps.js';
 import { TOP_SLOTS, V6_LENGTH_SETS, V6_LENGTHS } from './table-compiler.js';
 import { V6_ENTRY_WORDS, V6Table } from './v6-table.js';
 
-/** Decides whether one write is refused: an errno, or undefined to let it through. */
-export type RefusalRule = (operation: 'upsert' | 'delete', key: Buffer) => number | undefined;
 
 export class FakeKeyedMap implements KeyedMap {
   readonly data = new Map<string, number>();

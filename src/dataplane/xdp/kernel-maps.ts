@@ -16,6 +16,9 @@ export interface TableViews {
   readonly v6Lengths: Uint8Array;
 }
 
+/** Decides whether one write is refused (fakes, tests): an errno, or undefined to let it through. */
+export type RefusalRule = (operation: 'upsert' | 'delete', key: Buffer) => number | undefined;
+
 export interface KeyedEntry {
   readonly key: Buffer;
   readonly value: number;

@@ -7,8 +7,7 @@
 // store; an entry is retired by zeroing its length, and reused only by a later
 // write call (a packet that read it before finishes within microseconds).
 import { BpfError } from './bpf-error.js';
-import type { KeyedEntry, KeyedMap, KeyedWriteFailure } from './kernel-maps.js';
-import type { RefusalRule } from './fake-kernel-maps.js';
+import type { KeyedEntry, KeyedMap, KeyedWriteFailure, RefusalRule } from './kernel-maps.js';
 
 export const V6_SLOTS_LOG2 = 21;
 export const V6_SLOTS = 1 << V6_SLOTS_LOG2;
