@@ -318,8 +318,8 @@ export async function runXdp(sizes: XdpSizes, options: RunOptions = {}): Promise
     });
 
     const change = await slashEightChanges(compiled.plane, sizes.changeRuns ?? 3);
-    figures.push(...change.figures);
-    notes.push(...change.notes);
+    for (const figure of change.figures) figures.push(figure);
+    for (const note of change.notes) notes.push(note);
   } finally {
     await compiled.plane.close();
     compiled.object.close();

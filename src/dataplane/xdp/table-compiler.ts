@@ -473,17 +473,29 @@ export class TableCompiler {
   }
 
   private fillBlock(block: number, long: Map<number, V4LongRule>, ignoreSlot: number, dropSlot: number): void {
+    const blocks = this.tables.v4Blocks;
+    const offset = block * 256;
+    if (long.size === 1) {
+      // One longer rule (the common case): native fills of disjoint ranges, each
+      // entry written once with its final value (a block rebuilt in place never
+      // shows a value of neither state).
+      for (const rule of long.values()) {
+        const inside = rule.policy === 'ignore' ? combine(rule.slot, dropSlot) : combine(ignoreSlot, rule.slot);
+        const base = combine(ignoreSlot, dropSlot);
+        const end = rule.low + (1 << (32 - rule.length));
+        blocks.fill(base, offset, offset + rule.low);
+        blocks.fill(inside, offset + rule.low, offset + end);
+        blocks.fill(base, offset + end, offset + 256);
+      }
+      return;
+    }
     const layers = BLOCK_LAYERS;
     layers.ignore.fill(ignoreSlot);
     layers.drop.fill(dropSlot);
-    if (long.size === 1) {
-      for (const rule of long.values()) layers[rule.policy].fill(rule.slot, rule.low, rule.low + (1 << (32 - rule.length)));
-    } else {
+    {
       const sorted = [...long.values()].sort((a, b) => a.length - b.length);
       for (const rule of sorted) layers[rule.policy].fill(rule.slot, rule.low, rule.low + (1 << (32 - rule.length)));
     }
-    const blocks = this.tables.v4Blocks;
-    const offset = block * 256;
     for (let i = 0; i < 256; i++) {
       const value = combine(layers.ignore[i] ?? -1, layers.drop[i] ?? -1);
       if (blocks[offset + i] !== value) blocks[offset + i] = value;
