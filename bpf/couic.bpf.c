@@ -208,20 +208,11 @@ static __always_inline __u32 v6_window(__u32 start, __u32 a, __u32 b, __u32 c, _
 		/* prefixlen is published last: the words read after it are complete. */
 		asm volatile("" ::: "memory");
 		if (e->words[0] == a && e->words[1] == b && e->words[2] == c && e->words[3] == d) {
-			*value = e->value & COUIC_VERDICT_MASK;
+			*value = e->value;
 			return 1;
 		}
 	}
 	return 0;
-}
-
-/* How many prefixes whose first window starts at `start` live in their second one
- * (the high 16 bits of that entry's value): 0 = no need to look there. */
-static __always_inline __u32 v6_overflow(__u32 start)
-{
-	__u32 index = start & (COUIC_V6_SLOTS - 1);
-	struct couic_v6_entry *e = bpf_map_lookup_elem(&v6_long, &index);
-	return e ? e->value >> 16 : 1;
 }
 
 static __always_inline __u32 lookup_v6(const __u8 *saddr)
@@ -250,7 +241,7 @@ static __always_inline __u32 lookup_v6(const __u8 *saddr)
 		__u32 hit;
 		if (v6_window(hash, a, b, c, d, len, &hit))
 			return hit;
-		if (v6_overflow(hash) && v6_window((hash * 0x297A2D39u) ^ (hash >> 16), a, b, c, d, len, &hit))
+		if (v6_window((hash * 0x297A2D39u) ^ (hash >> 16), a, b, c, d, len, &hit))
 			return hit;
 	}
 	return value & COUIC_VERDICT_MASK;

@@ -64,9 +64,7 @@ struct couic_block {
 
 /* One v6_long entry: the masked prefix as four big-endian 32-bit words (in host
  * order), its length (0: free; written last when an entry is published) and its
- * compiled verdict (low 16 bits). The high 16 bits of `value` belong to the window
- * starting at this entry, free or not: how many prefixes of that first window
- * live in their second one (a prefix goes there only when its first is full). */
+ * compiled verdict. */
 struct couic_v6_entry {
 	__u32 words[4];
 	__u32 prefixlen;

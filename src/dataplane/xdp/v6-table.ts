@@ -45,8 +45,6 @@ export class V6Table implements KeyedMap {
   /** Entries retired by the last call(s): reusable from the next write call on. */
   private retired: number[] = [];
   private readonly busy: Uint8Array;
-  /** Entries living in their second window, with their hash (for the overflow count). */
-  private readonly inSecond = new Map<number, number>();
   /** Tests: refuse chosen writes with an errno (the fake kernel uses it). */
   refusal: RefusalRule | undefined;
   writes = 0;
@@ -58,12 +56,7 @@ export class V6Table implements KeyedMap {
       const base = slot * V6_ENTRY_WORDS;
       if ((entries32[base + 4] ?? 0) === 0) continue;
       this.busy[slot] = 1;
-      const key = this.keyAt(slot);
-      this.slotOf.set(key.toString('hex'), slot);
-      const { len, w } = wordsOf(key);
-      const hash = v6Hash(w[0], w[1], w[2], w[3], len);
-      const first = hash & (this.busy.length - 1);
-      if (((slot - first) & (this.busy.length - 1)) >= V6_WINDOW) this.inSecond.set(slot, hash);
+      this.slotOf.set(this.keyAt(slot).toString('hex'), slot);
     }
   }
 
@@ -80,32 +73,26 @@ export class V6Table implements KeyedMap {
       const hex = key.toString('hex');
       const existing = this.slotOf.get(hex);
       if (existing !== undefined) {
-        const at = existing * V6_ENTRY_WORDS + 5;
-        table[at] = (((table[at] ?? 0) & 0xffff0000) | (value & 0xffff)) >>> 0;
+        table[existing * V6_ENTRY_WORDS + 5] = value >>> 0;
         this.writes++;
         continue;
       }
       const { len, w } = wordsOf(key);
-      const hash = v6Hash(w[0], w[1], w[2], w[3], len);
-      const found = this.freeSlot(hash);
-      if (found === undefined) {
+      const slot = this.freeSlot(v6Hash(w[0], w[1], w[2], w[3], len));
+      if (slot === undefined) {
         failures.push({ key, error: new BpfError('v6_long write', ENOSPC, 'both 4-entry windows of this prefix are full') });
         continue;
       }
-      const { slot, second } = found;
-      // In its second window: readers must look there before it appears.
-      if (second) this.addOverflow(hash, 1);
       const base = slot * V6_ENTRY_WORDS;
       table[base] = w[0];
       table[base + 1] = w[1];
       table[base + 2] = w[2];
       table[base + 3] = w[3];
-      table[base + 5] = (((table[base + 5] ?? 0) & 0xffff0000) | (value & 0xffff)) >>> 0;
+      table[base + 5] = value >>> 0;
       // Published last, in order after the words (Atomics: sequentially consistent).
       Atomics.store(table, base + 4, len);
       this.busy[slot] = 1;
       this.slotOf.set(hex, slot);
-      if (second) this.inSecond.set(slot, hash);
       this.writes++;
     }
     return failures;
@@ -123,12 +110,6 @@ export class V6Table implements KeyedMap {
       const slot = this.slotOf.get(hex);
       if (slot === undefined) continue;
       Atomics.store(this.entries32, slot * V6_ENTRY_WORDS + 4, 0);
-      const hash = this.inSecond.get(slot);
-      if (hash !== undefined) {
-        // Gone from its second window first, then readers stop looking there.
-        this.inSecond.delete(slot);
-        this.addOverflow(hash, -1);
-      }
       this.slotOf.delete(hex);
       this.retired.push(slot);
       this.writes++;
@@ -138,7 +119,7 @@ export class V6Table implements KeyedMap {
 
   entries(): KeyedEntry[] {
     const out: KeyedEntry[] = [];
-    for (const slot of this.slotOf.values()) out.push({ key: this.keyAt(slot), value: (this.entries32[slot * V6_ENTRY_WORDS + 5] ?? 0) & 0xffff });
+    for (const slot of this.slotOf.values()) out.push({ key: this.keyAt(slot), value: this.entries32[slot * V6_ENTRY_WORDS + 5] ?? 0 });
     return out;
   }
 
@@ -152,35 +133,24 @@ export class V6Table implements KeyedMap {
     }
     const { len, w } = wordsOf(key);
     const t = this.entries32;
-    const hash = v6Hash(w[0], w[1], w[2], w[3], len);
-    const mask = this.busy.length - 1;
-    for (const [n, start] of windows(hash).entries()) {
-      if (n === 1 && ((t[(hash & mask) * V6_ENTRY_WORDS + 5] ?? 0) >>> 16) === 0) break;
+    for (const start of windows(v6Hash(w[0], w[1], w[2], w[3], len))) {
       for (let j = 0; j < V6_WINDOW; j++) {
-        const base = ((start + j) & mask) * V6_ENTRY_WORDS;
-        if (t[base + 4] === len && t[base] === w[0] && t[base + 1] === w[1] && t[base + 2] === w[2] && t[base + 3] === w[3]) return (t[base + 5] ?? 0) & 0xffff;
+        const base = ((start + j) & (this.busy.length - 1)) * V6_ENTRY_WORDS;
+        if (t[base + 4] === len && t[base] === w[0] && t[base + 1] === w[1] && t[base + 2] === w[2] && t[base + 3] === w[3]) return t[base + 5];
       }
     }
     return undefined;
   }
 
-  private freeSlot(hash: number): { slot: number; second: boolean } | undefined {
+  private freeSlot(hash: number): number | undefined {
     const mask = this.busy.length - 1;
-    for (const [n, start] of windows(hash).entries()) {
+    for (const start of windows(hash)) {
       for (let j = 0; j < V6_WINDOW; j++) {
         const slot = (start + j) & mask;
-        if (this.busy[slot] === 0) return { slot, second: n === 1 };
+        if (this.busy[slot] === 0) return slot;
       }
     }
     return undefined;
-  }
-
-  /** Changes the overflow count of the first window of `hash` (one u32 store, the entry's verdict kept). */
-  private addOverflow(hash: number, delta: 1 | -1): void {
-    const at = (hash & (this.busy.length - 1)) * V6_ENTRY_WORDS + 5;
-    const current = this.entries32[at] ?? 0;
-    const count = Math.max(0, Math.min(0xffff, (current >>> 16) + delta));
-    Atomics.store(this.entries32, at, ((count << 16) | (current & 0xffff)) >>> 0);
   }
 
   private releaseRetired(): void {

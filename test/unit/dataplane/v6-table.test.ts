@@ -1,8 +1,7 @@
 // The IPv6 open-addressing table (v6_long) on a tiny array: prefixes spill into
-// their second window when the first is full, the overflow count lets probes skip
-// the second window otherwise, deletes keep every remaining prefix findable, a
-// full table refuses with ENOSPC, and a table re-read from memory (restart) finds
-// the same prefixes.
+// their second window when the first is full, deletes keep every remaining prefix
+// findable, a full table refuses with ENOSPC, and a table re-read from memory
+// (restart) finds the same prefixes.
 import test from 'ava';
 import { rng } from './random-rules.js';
 import { v6LongKey } from '../../../src/dataplane/xdp/table-compiler.js';
