@@ -1,38 +1,35 @@
-// Scenario "xdp": the kernel side. (1) ns per packet of couic_xdp with full maps
-// (262,144 IPv4 + 262,144 IPv6 drop entries of mixed prefix lengths, 65,536 IPv4
-// ignore entries) through BPF_PROG_TEST_RUN, for a dropped, an ignored and a passing
-// packet, beside the trivial XDP_PASS program (the floor) on the same packet, same
-// run, interleaved. (2) Map load rate: 262,144 entries written through the daemon's
-// binding (MapWriter: batch syscalls via koffi/libbpf) beside `bpftool batch file`
-// doing the same updates on a pinned map. Needs root, BPF and build/bpf/*.o.
-//
-// The maps' `empty_tries` flags are set as the daemon sets them at start (here:
-// ignore_v6 is empty, so its lookup is skipped).
+// Scenario "xdp": the kernel side, at full tables (262,144 IPv4 + 262,144 IPv6 drop
+// rules of mixed prefix lengths, 65,536 IPv4 ignore rules), loaded through the
+// daemon's data plane (XdpDataPlane over the real maps: record + compiled tables).
+// (1) ns per packet through BPF_PROG_TEST_RUN for IPv4 dropped / ignored / passing
+// near the root / passing deep in a populated range, IPv6 dropped / passing, each
+// beside, in the same run and interleaved: the same program built without its
+// table lookups (couic-nolookup.bpf.o: same parse, key and counters; the target's
+// baseline), the trivial XDP_PASS program, and the previous LPM-trie program
+// (couic-lpm.bpf.o) on the same rules. (2) Cold cache: one run per source, sources
+// spread over the whole table, compiled tables vs the LPM tries. (3) Kernel memory
+// of the maps. (4) A /8 insert and delete at full tables. (5) Loading the 589,824
+// rules. Needs root, BPF and build/bpf/*.o.
 //
 // Run alone: `node --import tsx bench/xdp.ts [--quick] [--record]`.
-// `node --import tsx bench/xdp.ts --breakdown [--quick]`: where the per-packet time
-// goes; measures cut-down builds of the program (bpf/couic.bpf.c COUIC_STAGE,
-// built by `scripts/build-bpf.sh --stages`) on the same maps and prints a table
-// (nothing is recorded). bpf/README.md keeps the latest one.
-import { spawnSync } from 'node:child_process';
-import { rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { preparePinDir } from '../src/dataplane/xdp/bpffs.js';
-import { EmptyTries } from '../src/dataplane/xdp/empty-tries.js';
-import { ALL_MAPS, arrayKey, EMPTY_TRIES_MAP, encodeRuleValue, keySize, PASS_PROGRAM, RULE_VALUE_SIZE, XDP_PROGRAM } from '../src/dataplane/xdp/layout.js';
-import { loadObject, mapUpdate, testRun, type LoadedObject } from '../src/dataplane/xdp/libbpf.js';
+import { pino } from 'pino';
+import type { Cidr } from '../src/domain/cidr.js';
+import type { Policy } from '../src/domain/policy.js';
+import { systemScheduler } from '../src/replication/core/scheduler.js';
+import { keySize, PASS_PROGRAM, RULE_VALUE_SIZE, XDP_PROGRAM } from '../src/dataplane/xdp/layout.js';
+import { LibbpfKernelMaps } from '../src/dataplane/xdp/libbpf-kernel-maps.js';
+import { loadObject, mapMemoryBytes, mapUpdate, testRun, type LoadedObject } from '../src/dataplane/xdp/libbpf.js';
 import { MapWriter } from '../src/dataplane/xdp/map-writer.js';
-import { DEFAULT_OBJECT_PATH } from '../src/dataplane/xdp/xdp-dataplane.js';
+import { DEFAULT_OBJECT_PATH, XdpDataPlane } from '../src/dataplane/xdp/xdp-dataplane.js';
 import { runCli, type RunOptions, type Scenario } from './lib/cli.js';
 import { isMain } from './lib/is-main.js';
 import { formatInt, type Figure, type ScenarioResult } from './lib/results.js';
 import { summarize } from './lib/stats.js';
-import { withTempDir } from './lib/temp-dir.js';
 
 const PASS_OBJECT_PATH = fileURLToPath(new URL('../build/bpf/pass.bpf.o', import.meta.url));
-const STAGES_DIR = fileURLToPath(new URL('../build/bpf/stages/', import.meta.url));
-const BUILD_SCRIPT = fileURLToPath(new URL('../scripts/build-bpf.sh', import.meta.url));
+const NO_LOOKUP_OBJECT_PATH = fileURLToPath(new URL('../build/bpf/couic-nolookup.bpf.o', import.meta.url));
+const LPM_OBJECT_PATH = fileURLToPath(new URL('../build/bpf/couic-lpm.bpf.o', import.meta.url));
 
 export interface XdpSizes {
   readonly dropPerFamily: number;
@@ -41,12 +38,17 @@ export interface XdpSizes {
   readonly repeat: number;
   /** Calls per packet kind and program. */
   readonly runs: number;
+  /** Loads of the full rule set (fresh maps each). */
   readonly loadEntries: number;
   readonly loadRuns: number;
+  /** Sources of the cold-cache case (one run each). */
+  readonly coldSources?: number;
+  /** /8 inserts and deletes measured. */
+  readonly changeRuns?: number;
 }
 
-export const FULL_SIZES: XdpSizes = { dropPerFamily: 262_144, ignoreV4: 65_536, repeat: 1_000_000, runs: 5, loadEntries: 262_144, loadRuns: 3 };
-export const QUICK_SIZES: XdpSizes = { dropPerFamily: 5_000, ignoreV4: 1_000, repeat: 10_000, runs: 2, loadEntries: 5_000, loadRuns: 1 };
+export const FULL_SIZES: XdpSizes = { dropPerFamily: 262_144, ignoreV4: 65_536, repeat: 1_000_000, runs: 5, loadEntries: 589_824, loadRuns: 2, coldSources: 20_000, changeRuns: 5 };
+export const QUICK_SIZES: XdpSizes = { dropPerFamily: 5_000, ignoreV4: 1_000, repeat: 10_000, runs: 2, loadEntries: 11_000, loadRuns: 1, coldSources: 500, changeRuns: 2 };
 
 /** Deterministic pseudo-random bytes (xorshift32): the same maps every run. */
 function rng(seed: number): () => number {
@@ -62,8 +64,9 @@ function rng(seed: number): () => number {
 }
 
 /**
- * `count` distinct LPM keys of mixed prefix lengths. First bytes avoid 0 and 127 (v4)
- * or 0 (v6), which the passing packets use, and `avoidFirst` (the ignored range).
+ * `count` distinct LPM keys ({u32 prefixlen LE, address}) of mixed prefix lengths.
+ * First bytes avoid 0 and 127 (v4) or 0 (v6), which the passing packets use, and
+ * 100 (the ignored range), unless `firstByte` fixes it.
  */
 export function makeKeys(family: 4 | 6, count: number, seed: number, prefixes: readonly number[], firstByte?: number): Buffer[] {
   const next = rng(seed);
@@ -79,7 +82,6 @@ export function makeKeys(family: 4 | 6, count: number, seed: number, prefixes: r
     for (let i = 4; i < size; i += 4) key.writeUInt32BE(next(), i);
     if (firstByte !== undefined) key[4] = firstByte;
     else if (key[4] === 0 || key[4] === 127 || key[4] === 100) key[4] = 1 + ((key[4] ?? 0) % 90);
-    // Mask to the prefix, as the store does (network address).
     for (let bit = prefix; bit < (size - 4) * 8; bit++) key[4 + (bit >> 3)] = (key[4 + (bit >> 3)] ?? 0) & ~(0x80 >> (bit & 7));
     const id = key.toString('hex');
     if (seen.has(id)) continue;
@@ -115,42 +117,68 @@ export function frame(source: Uint8Array): Buffer {
   return Buffer.concat([eth, ip, udp]);
 }
 
-export async function fill(object: LoadedObject, name: string, family: 4 | 6, keys: readonly Buffer[]): Promise<void> {
-  const writer = new MapWriter(object.mapFd(name), keySize(family), RULE_VALUE_SIZE);
-  const value = encodeRuleValue(1);
-  const failures = await writer.upsert(keys, (k) => k, () => value);
-  if (failures.length > 0) throw new Error(`${name}: ${failures.length} entries refused (${failures[0]?.error.message})`);
-}
-
-interface BenchMaps {
+interface BenchRules {
   readonly drop4: readonly Buffer[];
   readonly drop6: readonly Buffer[];
   readonly ignore4: readonly Buffer[];
 }
 
-interface BenchPacket {
-  readonly name: string;
-  /** Short column name for the breakdown table. */
-  readonly short: string;
-  readonly packet: Buffer;
-  readonly expect: number;
+function benchRules(sizes: XdpSizes): BenchRules {
+  return {
+    drop4: makeKeys(4, sizes.dropPerFamily, 1, [32, 32, 32, 28, 24, 24, 20, 16]),
+    drop6: makeKeys(6, sizes.dropPerFamily, 2, [128, 128, 64, 64, 56, 48]),
+    ignore4: makeKeys(4, sizes.ignoreV4, 3, [32, 24], 100),
+  };
 }
 
-/** Fills the tries as the daemon would (batch writes), then sets the empty-trie flags as it does at start. */
-async function fillMaps(object: LoadedObject, sizes: XdpSizes, log: (line: string) => void): Promise<BenchMaps> {
-  const drop4 = makeKeys(4, sizes.dropPerFamily, 1, [32, 32, 32, 28, 24, 24, 20, 16]);
-  const drop6 = makeKeys(6, sizes.dropPerFamily, 2, [128, 128, 64, 64, 56, 48]);
-  const ignore4 = makeKeys(4, sizes.ignoreV4, 3, [32, 24], 100);
+function cidrOfKey(key: Buffer): Cidr {
+  const family = key.length === 8 ? 4 : 6;
+  return { family, prefixLength: key.readUInt32LE(0), bytes: Uint8Array.from(key.subarray(4)), text: '' };
+}
+
+function upsertsOf(rules: BenchRules): { policy: Policy; cidr: Cidr; tag: string }[] {
+  const out: { policy: Policy; cidr: Cidr; tag: string }[] = [];
+  const add = (policy: Policy, keys: readonly Buffer[]): void => {
+    keys.forEach((key, i) => out.push({ policy, cidr: cidrOfKey(key), tag: `t${i % 8}` }));
+  };
+  add('drop', rules.drop4);
+  add('drop', rules.drop6);
+  add('ignore', rules.ignore4);
+  return out;
+}
+
+/** The daemon's data plane over a fresh (unpinned) object, loaded with every rule; returns the load time. */
+async function compiledPlane(rules: BenchRules): Promise<{ object: LoadedObject; plane: XdpDataPlane; seconds: number }> {
+  const object = loadObject(DEFAULT_OBJECT_PATH);
+  const plane = await XdpDataPlane.overKernel(new LibbpfKernelMaps(object), pino({ level: 'silent' }), systemScheduler);
+  const upserts = upsertsOf(rules);
   const started = performance.now();
-  await fill(object, 'drop_v4', 4, drop4);
-  await fill(object, 'drop_v6', 6, drop6);
-  await fill(object, 'ignore_v4', 4, ignore4);
-  new EmptyTries(object).syncAll();
-  log(`xdp: maps filled (${formatInt(drop4.length + drop6.length + ignore4.length)} entries) in ${((performance.now() - started) / 1000).toFixed(2)} s`);
-  return { drop4, drop6, ignore4 };
+  await plane.apply({ upserts, removals: [] });
+  const seconds = (performance.now() - started) / 1000;
+  if (plane.pendingWrites > 0) throw new Error(`compiled tables: ${plane.pendingWrites} rules pending`);
+  return { object, plane, seconds };
 }
 
-/** Whether an IPv4 LPM key (prefixlen LE + 4 bytes) covers `address`. */
+/** The previous layout: the same rules in LPM tries (empty IPv6 ignore trie flagged, as that daemon did). */
+async function lpmObject(rules: BenchRules): Promise<{ object: LoadedObject; seconds: number }> {
+  const object = loadObject(LPM_OBJECT_PATH);
+  const value = Buffer.alloc(RULE_VALUE_SIZE);
+  value.writeUInt32LE(1, 0);
+  const started = performance.now();
+  for (const [name, family, keys] of [['drop_v4', 4, rules.drop4], ['drop_v6', 6, rules.drop6], ['ignore_v4', 4, rules.ignore4]] as const) {
+    const writer = new MapWriter(object.mapFd(name), keySize(family), RULE_VALUE_SIZE);
+    const failures = await writer.upsert(keys, (k) => k, () => value);
+    if (failures.length > 0) throw new Error(`${name}: ${failures.length} refused`);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const flags = Buffer.alloc(16);
+  flags.writeUInt32LE(1, 12); // ignore_v6 empty
+  const zero = Buffer.alloc(4);
+  mapUpdate(object.mapFd('empty_tries'), zero, flags);
+  return { object, seconds };
+}
+
+/** Whether an IPv4 LPM key covers `address`. */
 function covers(key: Buffer, address: number): boolean {
   const prefix = key.readUInt32LE(0);
   const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
@@ -158,219 +186,245 @@ function covers(key: Buffer, address: number): boolean {
 }
 
 /**
- * An IPv4 source no entry covers but whose /16 holds entries: the trie walk goes
- * deep before it misses (unlike 127.x, which leaves the trie near its root).
+ * An IPv4 source no rule covers inside a /24 that holds a /32 rule: the deepest
+ * path of both layouts (DIR-24-8: the slot points to a block; LPM: a walk as deep
+ * as for a hit).
  */
-function deepMiss(maps: BenchMaps): Buffer {
-  const all = [...maps.drop4, ...maps.ignore4];
-  for (const key of maps.drop4) {
-    for (let low = 1; low < 0xffff; low += 97) {
-      const address = ((key.readUInt32BE(4) & 0xffff0000) | low) >>> 0;
-      if (!all.some((k) => covers(k, address))) {
+function deepMiss(rules: BenchRules): Buffer {
+  const all = [...rules.drop4, ...rules.ignore4];
+  for (const key of rules.drop4) {
+    if (key.readUInt32LE(0) !== 32) continue;
+    const base = key.readUInt32BE(4) & 0xffffff00;
+    const candidates = all.filter((k) => covers(k, base) || (k.readUInt32BE(4) & 0xffffff00) === base);
+    for (let low = 1; low < 255; low += 7) {
+      const address = (base | low) >>> 0;
+      if (!candidates.some((k) => covers(k, address))) {
         const bytes = Buffer.alloc(4);
         bytes.writeUInt32BE(address, 0);
         return bytes;
       }
     }
   }
-  throw new Error('no uncovered IPv4 source found next to the drop entries');
+  throw new Error('no uncovered IPv4 source found next to the drop rules');
 }
 
-function benchPackets(maps: BenchMaps): BenchPacket[] {
-  const { drop4, drop6, ignore4 } = maps;
-  // A source inside a deep (/32 or /128) drop entry, one inside an ignore entry, and
-  // sources no entry covers (ignore miss, then drop miss): one the walk leaves
-  // early (127.x, ::-range), one it follows deep (inside a populated /16).
+/** An IPv6 source inside a populated /24 that no rule covers (every length in use is probed). */
+function deepMiss6(rules: BenchRules): Buffer {
+  const key = rules.drop6.find((k) => k.readUInt32LE(0) === 128) ?? rules.drop6[0];
+  const bytes = Buffer.from((key ?? Buffer.alloc(20)).subarray(4));
+  bytes[3] = (bytes[3] ?? 0) ^ 0x5a;
+  bytes[15] = 0x99;
+  return bytes;
+}
+
+interface BenchPacket {
+  readonly name: string;
+  readonly short: string;
+  readonly packet: Buffer;
+  readonly expect: number;
+}
+
+function benchPackets(rules: BenchRules): BenchPacket[] {
   const hostIn = (key: Buffer): Buffer => Buffer.from(key.subarray(4));
-  const deep = deepMiss(maps);
+  const deep = deepMiss(rules);
+  const drop4 = rules.drop4.find((k) => k.readUInt32LE(0) === 32) ?? Buffer.alloc(8);
+  const drop6 = rules.drop6.find((k) => k.readUInt32LE(0) === 128) ?? Buffer.alloc(20);
+  const drop6Short = rules.drop6.find((k) => k.readUInt32LE(0) === 48) ?? Buffer.alloc(20);
   return [
-    { name: `IPv4 dropped (source in a /32 of ${formatInt(drop4.length)} mixed-prefix drop entries)`, short: 'v4 dropped', packet: frame(hostIn(drop4[0] ?? Buffer.alloc(8))), expect: 1 },
-    { name: 'IPv4 ignored (source in the ignore trie)', short: 'v4 ignored', packet: frame(hostIn(ignore4[0] ?? Buffer.alloc(8))), expect: 2 },
-    { name: 'IPv4 passing (no entry covers the source)', short: 'v4 passing 127.x', packet: frame(Buffer.from([127, 1, 2, 3])), expect: 2 },
-    { name: `IPv4 passing, source ${[...deep].join('.')} inside a populated /16 (no entry covers it)`, short: 'v4 passing, deep miss', packet: frame(deep), expect: 2 },
-    { name: 'IPv6 dropped (source in a /128)', short: 'v6 dropped', packet: frame(hostIn(drop6[0] ?? Buffer.alloc(20))), expect: 1 },
-    { name: 'IPv6 passing (no entry covers the source)', short: 'v6 passing', packet: frame(Buffer.from([0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9])), expect: 2 },
+    { name: 'IPv4 dropped (source in a /32: top slot -> block)', short: 'v4 dropped', packet: frame(hostIn(drop4)), expect: 1 },
+    { name: 'IPv4 ignored (source in an ignore rule)', short: 'v4 ignored', packet: frame(hostIn(rules.ignore4[0] ?? Buffer.alloc(8))), expect: 2 },
+    { name: 'IPv4 passing near the root (127.1.2.3, no rule)', short: 'v4 passing 127.x', packet: frame(Buffer.from([127, 1, 2, 3])), expect: 2 },
+    { name: `IPv4 passing deep in a populated range (${[...deep].join('.')}: its /24 holds a /32)`, short: 'v4 passing deep', packet: frame(deep), expect: 2 },
+    { name: 'IPv6 dropped (source in a /128: first v6_long probe)', short: 'v6 dropped /128', packet: frame(hostIn(drop6)), expect: 1 },
+    { name: 'IPv6 dropped (source in a /48: 4th probe, lengths 128 64 56 48)', short: 'v6 dropped /48', packet: frame(hostIn(drop6Short)), expect: 1 },
+    { name: 'IPv6 passing (1::9, an empty /24)', short: 'v6 passing', packet: frame(Buffer.from([0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9])), expect: 2 },
+    { name: 'IPv6 passing inside a populated /24 (every length probed, no hit)', short: 'v6 passing deep', packet: frame(deepMiss6(rules)), expect: 2 },
   ];
+}
+
+interface Programs {
+  readonly couic: number;
+  readonly noLookup: number;
+  readonly trivial: number;
+  readonly lpm: number;
 }
 
 export async function runXdp(sizes: XdpSizes, options: RunOptions = {}): Promise<ScenarioResult> {
   const log = options.log ?? (() => undefined);
   if (typeof process.getuid === 'function' && process.getuid() !== 0) throw new Error('bench xdp: needs root (BPF)');
-  const couic = loadObject(DEFAULT_OBJECT_PATH);
-  const floor = loadObject(PASS_OBJECT_PATH);
+  const rules = benchRules(sizes);
+  const total = rules.drop4.length + rules.drop6.length + rules.ignore4.length;
+  const compiled = await compiledPlane(rules);
+  log(`xdp: ${formatInt(total)} rules compiled into the tables in ${compiled.seconds.toFixed(2)} s`);
+  const lpm = await lpmObject(rules);
+  log(`xdp: the same rules into the LPM tries in ${lpm.seconds.toFixed(2)} s`);
+  const noLookup = loadObject(NO_LOOKUP_OBJECT_PATH);
+  const trivial = loadObject(PASS_OBJECT_PATH);
+  const figures: Figure[] = [];
+  const notes: string[] = [];
   try {
-    const maps = await fillMaps(couic, sizes, log);
-    const { drop4, drop6, ignore4 } = maps;
-    const packets = benchPackets(maps);
-    const couicProg = couic.programFd(XDP_PROGRAM);
-    const floorProg = floor.programFd(PASS_PROGRAM);
-    const figures: Figure[] = [];
-    for (const { name, packet, expect } of packets) {
-      const mine: number[] = [];
-      const base: number[] = [];
-      for (let run = 0; run < sizes.runs; run++) {
-        const result = testRun(couicProg, packet, sizes.repeat);
-        if (result.retval !== expect) throw new Error(`${name}: program returned ${result.retval}, expected ${expect}`);
-        mine.push(Math.max(result.durationNs, 1));
-        base.push(Math.max(testRun(floorProg, packet, sizes.repeat).durationNs, 1));
-      }
-      log(`xdp: ${name}: ${mine.join('/')} ns vs floor ${base.join('/')} ns`);
-      figures.push({ name: `per packet, ${name}`, kind: 'latency', unit: 'ns/packet', couic: summarize(mine), baseline: summarize(base), baselineName: 'trivial XDP_PASS program, same packet (floor)' });
-    }
-
-    const load = await measureLoad(sizes, log);
-    figures.push(load.figure);
-    return {
-      scenario: 'xdp',
-      figures,
-      notes: [
-        `per-packet figures: BPF_PROG_TEST_RUN (bpf_prog_test_run_opts through koffi), ${formatInt(sizes.repeat)} repeats per call (the kernel's mean), ${sizes.runs} calls per program, couic and floor interleaved; maps: ${formatInt(drop4.length)} IPv4 drop (/32 /28 /24 /20 /16), ${formatInt(drop6.length)} IPv6 drop (/128 /64 /56 /48), ${formatInt(ignore4.length)} IPv4 ignore, IPv6 ignore empty (flagged in empty_tries as the daemon does, so its lookup is skipped); 64-byte UDP payload (106-byte IPv4, 126-byte IPv6 frames)`,
-        `every call repeats one packet, so the trie nodes on its path stay in cache: a best case for the trie walk; where the time goes: bpf/README.md (\`bench/xdp.ts --breakdown\`)`,
-        `the floor is the kernel's cost of one test run of an XDP program that does nothing; couic's figure includes it, so couic − floor is what the program itself costs`,
-        ...load.notes,
-      ],
+    const programs: Programs = {
+      couic: compiled.object.programFd(XDP_PROGRAM),
+      noLookup: noLookup.programFd(XDP_PROGRAM),
+      trivial: trivial.programFd(PASS_PROGRAM),
+      lpm: lpm.object.programFd(XDP_PROGRAM),
     };
+    const rows: string[] = [];
+    for (const { name, short, packet, expect } of benchPackets(rules)) {
+      const samples = { couic: [] as number[], noLookup: [] as number[], trivial: [] as number[], lpm: [] as number[] };
+      for (let run = 0; run < sizes.runs; run++) {
+        for (const which of ['couic', 'noLookup', 'trivial', 'lpm'] as const) {
+          const result = testRun(programs[which], packet, sizes.repeat);
+          if ((which === 'couic' || which === 'lpm') && result.retval !== expect) throw new Error(`${name} (${which}): returned ${result.retval}, expected ${expect}`);
+          samples[which].push(Math.max(result.durationNs, 1));
+        }
+      }
+      const m = {
+        couic: summarize(samples.couic).median,
+        noLookup: summarize(samples.noLookup).median,
+        trivial: summarize(samples.trivial).median,
+        lpm: summarize(samples.lpm).median,
+      };
+      log(`xdp: ${short}: couic ${m.couic} ns, lookup-free ${m.noLookup}, trivial ${m.trivial}, LPM ${m.lpm}`);
+      figures.push({
+        name: `per packet, ${name}: ratio vs the lookup-free program`,
+        kind: 'throughput',
+        unit: 'ns/packet',
+        couic: summarize(samples.couic),
+        baseline: summarize(samples.noLookup),
+        baselineName: 'the same program without its table lookups (couic-nolookup.bpf.o), same packet',
+      });
+      rows.push(
+        `| ${short} | ${m.couic} | ${m.noLookup} | **${(m.couic / m.noLookup).toFixed(2)}x** | ${m.trivial} | ${(m.couic / m.trivial).toFixed(2)}x | ${m.lpm} | ${(m.lpm / m.noLookup).toFixed(2)}x |`,
+      );
+    }
+    notes.push(
+      `per-packet medians (ns, ${sizes.runs} calls × ${formatInt(sizes.repeat)} repeats, interleaved); **bold: the ratio vs the lookup-free program** (the target's baseline):\n\n| case | compiled tables | lookup-free | ratio | trivial XDP_PASS | ratio | old LPM tries | LPM / lookup-free |\n|---|---:|---:|---:|---:|---:|---:|---:|\n${rows.join('\n')}\n`,
+    );
+
+    const cold = coldCache(rules, programs, sizes.coldSources ?? 1000);
+    figures.push(cold.figure);
+    notes.push(cold.note);
+
+    const memory = compiled.plane.memoryBytes();
+    const lpmMemory = ['drop_v4', 'drop_v6', 'ignore_v4', 'ignore_v6'].reduce((sum, m) => sum + (mapMemoryBytes(lpm.object.mapFd(m)) ?? 0), 0);
+    figures.push({
+      name: `kernel memory of the maps at ${formatInt(total)} rules (fdinfo memlock, all maps)`,
+      kind: 'memory',
+      unit: 'MiB',
+      couic: summarize([memory]),
+      baseline: summarize([lpmMemory]),
+      baselineName: 'the four LPM tries of the previous layout, same rules (fdinfo memlock)',
+    });
+
+    const change = await slashEightChanges(compiled.plane, sizes.changeRuns ?? 3);
+    for (const figure of change.figures) figures.push(figure);
+    for (const note of change.notes) notes.push(note);
   } finally {
-    couic.close();
-    floor.close();
+    await compiled.plane.close();
+    compiled.object.close();
+    lpm.object.close();
+    noLookup.close();
+    trivial.close();
   }
+
+  const load = await measureLoad(rules, sizes, log);
+  figures.push(load.figure);
+  notes.push(
+    `rules: ${formatInt(rules.drop4.length)} IPv4 drop (/32 /28 /24 /20 /16), ${formatInt(rules.drop6.length)} IPv6 drop (/128 /64 /56 /48), ${formatInt(rules.ignore4.length)} IPv4 ignore (/32 /24 in 100.0.0.0/8), 8 tags; 64-byte UDP payload (106-byte IPv4, 126-byte IPv6 frames)`,
+    'each per-packet call repeats one packet, so its table lines stay in cache; the cold-cache figure runs each source once',
+    ...load.notes,
+  );
+  return { scenario: 'xdp', figures, notes };
 }
 
-async function measureLoad(sizes: XdpSizes, log: (line: string) => void): Promise<{ figure: Figure; notes: string[] }> {
-  const keys = makeKeys(4, sizes.loadEntries, 7, [32, 32, 32, 24, 16]);
-  const value = encodeRuleValue(1);
-  const mine: number[] = [];
-  const base: number[] = [];
-  let batches = true;
-  for (let run = 0; run < sizes.loadRuns; run++) {
-    // Binding: a fresh object (empty maps) per run.
-    const object = loadObject(DEFAULT_OBJECT_PATH);
-    try {
-      const writer = new MapWriter(object.mapFd('drop_v4'), keySize(4), RULE_VALUE_SIZE);
-      const started = performance.now();
-      const failures = await writer.upsert(keys, (k) => k, () => value);
-      const seconds = (performance.now() - started) / 1000;
-      if (failures.length > 0) throw new Error(`load: ${failures.length} refused`);
-      batches = writer.usesBatches;
-      mine.push(keys.length / seconds);
-    } finally {
-      object.close();
-    }
-    // bpftool: the same updates on a freshly pinned map, one `bpftool batch file`.
-    base.push(
-      await withTempDir('couic-bench-xdp-', async (dir) => {
-        const pinDir = `/sys/fs/bpf/couic-bench-${process.pid}-${run}`;
-        await preparePinDir(pinDir);
-        const pinned = loadObject(DEFAULT_OBJECT_PATH, new Map([['drop_v4', join(pinDir, 'drop_v4')]]));
-        try {
-          const file = join(dir, 'batch.txt');
-          const hex = (b: Uint8Array): string => [...b].map((x) => x.toString(16).padStart(2, '0')).join(' ');
-          await writeFile(file, keys.map((k) => `map update pinned ${pinDir}/drop_v4 key hex ${hex(k)} value hex ${hex(value)}\n`).join(''));
-          const started = performance.now();
-          const result = spawnSync('bpftool', ['batch', 'file', file], { stdio: ['ignore', 'ignore', 'pipe'] });
-          const seconds = (performance.now() - started) / 1000;
-          if (result.status !== 0) throw new Error(`bpftool batch failed: ${result.stderr.toString().slice(0, 300)}`);
-          return keys.length / seconds;
-        } finally {
-          pinned.close();
-          await rm(pinDir, { recursive: true, force: true });
-        }
-      }),
-    );
-    log(`xdp: load run ${run + 1}/${sizes.loadRuns}: binding ${formatInt(mine.at(-1) ?? 0)} entries/s, bpftool batch ${formatInt(base.at(-1) ?? 0)} entries/s`);
+/** One run per source, sources spread over the whole IPv4 table: lookups miss the caches as a flood's do. */
+function coldCache(rules: BenchRules, programs: Programs, count: number): { figure: Figure; note: string } {
+  const next = rng(99);
+  const sources: Buffer[] = [];
+  for (let i = 0; i < count; i++) {
+    const key = rules.drop4[next() % rules.drop4.length] ?? Buffer.alloc(8);
+    const bytes = Buffer.from(key.subarray(4));
+    const prefix = key.readUInt32LE(0);
+    // A host inside the rule: random low bits.
+    const host = prefix >= 32 ? 0 : next() & ((1 << (32 - prefix)) - 1);
+    bytes.writeUInt32BE((bytes.readUInt32BE(0) | host) >>> 0, 0);
+    sources.push(frame(bytes));
   }
-  const couicSummary = summarize(mine);
+  const samples = { couic: [] as number[], noLookup: [] as number[], trivial: [] as number[], lpm: [] as number[] };
+  for (const packet of sources) {
+    for (const which of ['couic', 'lpm', 'noLookup', 'trivial'] as const) samples[which].push(testRun(programs[which], packet, 1).durationNs);
+  }
+  const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
   return {
     figure: {
-      name: `map load, ${formatInt(keys.length)} IPv4 drop entries (mostly /32, some /24 and /16) into an empty LPM trie`,
+      name: `cold cache: ${formatInt(count)} dropped IPv4 sources spread over the table, one run each (ns, kernel-measured, includes the ~timer overhead of a 1-repeat run)`,
       kind: 'throughput',
-      unit: 'entries/s',
-      couic: couicSummary,
-      baseline: summarize(base),
-      baselineName: '`bpftool batch file` with the same `map update` lines (pinned map)',
+      unit: 'ns/packet',
+      couic: summarize(samples.couic),
+      baseline: summarize(samples.lpm),
+      baselineName: 'the previous LPM-trie program on the same rules and sources',
     },
-    notes: [
-      `map load through the daemon's binding (src/dataplane/xdp/map-writer.ts, ${batches ? 'BPF_MAP_UPDATE_BATCH' : 'single updates (no batch support)'} in chunks of 4,096, yielding between chunks): ${formatInt(keys.length)} entries in ${(keys.length / couicSummary.median).toFixed(2)} s (median); bpftool's time includes parsing its text file and reopening the pinned map per line`,
-    ],
+    note: `cold cache (means over ${formatInt(count)} sources, 1 repeat each): compiled tables ${mean(samples.couic).toFixed(0)} ns, LPM tries ${mean(samples.lpm).toFixed(0)} ns, lookup-free ${mean(samples.noLookup).toFixed(0)} ns, trivial ${mean(samples.trivial).toFixed(0)} ns`,
   };
 }
 
-interface Variant {
-  readonly name: string;
-  readonly path: string;
-  readonly program: string;
-  /** Zero the empty_tries flags before measuring it (every trie looked up). */
-  readonly noSkip?: boolean;
-  /** Only meaningful for IPv4 packets. */
-  readonly v4Only?: boolean;
+/** A /8 drop over populated ranges inserted then deleted through the data plane, beside a /32 change. */
+async function slashEightChanges(plane: XdpDataPlane, runs: number): Promise<{ figures: Figure[]; notes: string[] }> {
+  const cidr = (text: string, bytes: number[], prefixLength: number): Cidr => ({ family: 4, bytes: Uint8Array.from(bytes), prefixLength, text });
+  const wide = cidr('55.0.0.0/8', [55, 0, 0, 0], 8);
+  const host = cidr('55.1.2.3/32', [55, 1, 2, 3], 32);
+  const insert: number[] = [];
+  const remove: number[] = [];
+  const small: number[] = [];
+  for (let run = 0; run < runs; run++) {
+    let started = performance.now();
+    await plane.apply({ upserts: [{ policy: 'drop', cidr: wide, tag: 'wide' }], removals: [] });
+    insert.push(performance.now() - started);
+    started = performance.now();
+    await plane.apply({ upserts: [], removals: [{ policy: 'drop', cidr: wide }] });
+    remove.push(performance.now() - started);
+    started = performance.now();
+    await plane.apply({ upserts: [{ policy: 'drop', cidr: host, tag: 'host' }], removals: [] });
+    await plane.apply({ upserts: [], removals: [{ policy: 'drop', cidr: host }] });
+    small.push((performance.now() - started) / 2);
+  }
+  const base = summarize(small);
+  return {
+    figures: [
+      { name: 'a /8 drop inserted at full tables (55.0.0.0/8: 65,536 slots, its /24s full of longer rules kept)', kind: 'latency', unit: 'ms', couic: summarize(insert), baseline: base, baselineName: 'a /32 insert or delete, same data plane' },
+      { name: 'the /8 deleted again (covering rules restored)', kind: 'latency', unit: 'ms', couic: summarize(remove), baseline: base, baselineName: 'a /32 insert or delete, same data plane' },
+    ],
+    notes: ['/8 change: apply() of the data plane from call to resolve: record write, recompile of the /8 (shortest rules first, blocks under it rebuilt only where their base changed), mmapped stores into the kernel tables'],
+  };
 }
 
-const BREAKDOWN_VARIANTS: readonly Variant[] = [
-  { name: 'trivial XDP_PASS (the floor)', path: PASS_OBJECT_PATH, program: PASS_PROGRAM },
-  { name: 'trivial + reads the Ethernet header', path: PASS_OBJECT_PATH, program: 'xdp_pass_read' },
-  { name: 'stage 0: parse (Ethernet, VLAN, IP), build the key', path: join(STAGES_DIR, 'couic-stage0.bpf.o'), program: XDP_PROGRAM },
-  { name: 'stage 1: + ignore trie lookup', path: join(STAGES_DIR, 'couic-stage1.bpf.o'), program: XDP_PROGRAM },
-  { name: 'stage 2: + drop trie lookup', path: join(STAGES_DIR, 'couic-stage2.bpf.o'), program: XDP_PROGRAM },
-  { name: 'stage 3: + action counter', path: join(STAGES_DIR, 'couic-stage3.bpf.o'), program: XDP_PROGRAM },
-  { name: 'stage 4: + tag counter (the real program)', path: DEFAULT_OBJECT_PATH, program: XDP_PROGRAM },
-  { name: 'the real program, empty_tries flags zeroed (no lookup skipped)', path: DEFAULT_OBJECT_PATH, program: XDP_PROGRAM, noSkip: true },
-  { name: 'parse + drop trie lookup alone (no ignore, no counters)', path: join(STAGES_DIR, 'couic-stage10.bpf.o'), program: XDP_PROGRAM },
-  { name: 'sketch: parse + one 2^24-entry array lookup (IPv4 /24 table, not LPM)', path: join(STAGES_DIR, 'couic-stage11.bpf.o'), program: XDP_PROGRAM, v4Only: true },
-];
-
-/**
- * Where the per-packet time goes: every variant runs on the same pinned maps (filled
- * once), interleaved per call; prints a markdown table of medians (ns/packet).
- */
-export async function runBreakdown(sizes: XdpSizes, log: (line: string) => void): Promise<string> {
-  if (typeof process.getuid === 'function' && process.getuid() !== 0) throw new Error('bench xdp --breakdown: needs root (BPF)');
-  const built = spawnSync('bash', [BUILD_SCRIPT, '--stages'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  if (built.status !== 0) throw new Error('scripts/build-bpf.sh --stages failed');
-  const pinDir = `/sys/fs/bpf/couic-breakdown-${process.pid}`;
-  await preparePinDir(pinDir);
-  const pins = new Map(ALL_MAPS.map((name) => [name, join(pinDir, name)]));
-  const objects = new Map<string, LoadedObject>();
-  try {
-    const owner = loadObject(DEFAULT_OBJECT_PATH, pins);
-    objects.set(DEFAULT_OBJECT_PATH, owner);
-    const maps = await fillMaps(owner, sizes, log);
-    const packets = benchPackets(maps);
-    for (const v of BREAKDOWN_VARIANTS) {
-      if (!objects.has(v.path)) objects.set(v.path, loadObject(v.path, v.path === PASS_OBJECT_PATH ? new Map() : pins));
-    }
-    // The sketch's array says "drop" for the dropped IPv4 packet's /24.
-    const sketch = objects.get(join(STAGES_DIR, 'couic-stage11.bpf.o'));
-    const dropped = maps.drop4[0];
-    if (sketch !== undefined && dropped !== undefined) mapUpdate(sketch.mapFd('sketch_v4_24'), arrayKey(dropped.readUInt32BE(4) >>> 8), encodeRuleValue(1));
-    const flagsFd = owner.mapFd(EMPTY_TRIES_MAP);
-    const emptyTries = new EmptyTries(owner);
-    const medians = new Map<string, (number | undefined)[]>(BREAKDOWN_VARIANTS.map((v) => [v.name, []]));
-    for (const [column, { packet, expect, short }] of packets.entries()) {
-      const samples = BREAKDOWN_VARIANTS.map(() => [] as number[]);
-      for (let run = 0; run < sizes.runs; run++) {
-        for (const [i, v] of BREAKDOWN_VARIANTS.entries()) {
-          if (v.v4Only === true && !short.startsWith('v4')) continue;
-          if (v.noSkip === true) mapUpdate(flagsFd, arrayKey(0), Buffer.alloc(16));
-          const result = testRun((objects.get(v.path) as LoadedObject).programFd(v.program), packet, sizes.repeat);
-          if (v.noSkip === true) emptyTries.syncAll();
-          if (v.path === DEFAULT_OBJECT_PATH && result.retval !== expect) throw new Error(`${v.name}, ${short}: returned ${result.retval}, expected ${expect}`);
-          samples[i]?.push(result.durationNs);
-        }
-      }
-      for (const [i, v] of BREAKDOWN_VARIANTS.entries()) {
-        const mine = samples[i] ?? [];
-        (medians.get(v.name) as (number | undefined)[])[column] = mine.length > 0 ? summarize(mine).median : undefined;
-      }
-      log(`xdp breakdown: ${short} done`);
-    }
-    const header = `| variant (ns/packet, median of ${sizes.runs} calls × ${formatInt(sizes.repeat)} repeats) | ${packets.map((p) => p.short).join(' | ')} |`;
-    const rule = `|---|${packets.map(() => '---:').join('|')}|`;
-    const rows = BREAKDOWN_VARIANTS.map((v) => `| ${v.name} | ${(medians.get(v.name) ?? []).map((m) => (m === undefined ? '–' : String(m))).join(' | ')} |`);
-    return [header, rule, ...rows].join('\n');
-  } finally {
-    for (const object of objects.values()) object.close();
-    await rm(pinDir, { recursive: true, force: true });
+async function measureLoad(rules: BenchRules, sizes: XdpSizes, log: (line: string) => void): Promise<{ figure: Figure; notes: string[] }> {
+  const mine: number[] = [];
+  const base: number[] = [];
+  const total = rules.drop4.length + rules.drop6.length + rules.ignore4.length;
+  for (let run = 0; run < sizes.loadRuns; run++) {
+    const compiled = await compiledPlane(rules);
+    await compiled.plane.close();
+    compiled.object.close();
+    mine.push(total / compiled.seconds);
+    const lpm = await lpmObject(rules);
+    lpm.object.close();
+    base.push(total / lpm.seconds);
+    log(`xdp: load run ${run + 1}/${sizes.loadRuns}: compiled ${compiled.seconds.toFixed(2)} s, LPM tries ${lpm.seconds.toFixed(2)} s`);
   }
+  const summary = summarize(mine);
+  return {
+    figure: {
+      name: `loading ${formatInt(total)} rules into fresh maps through the data plane (one apply: record + compiled tables)`,
+      kind: 'throughput',
+      unit: 'rules/s',
+      couic: summary,
+      baseline: summarize(base),
+      baselineName: 'the same rules into the previous layout\'s LPM tries (MapWriter batches)',
+    },
+    notes: [`full load: ${formatInt(total)} rules in ${(total / summary.median).toFixed(2)} s (median of ${sizes.loadRuns})`],
+  };
 }
 
 export const xdpScenario: Scenario = {
@@ -379,11 +433,5 @@ export const xdpScenario: Scenario = {
 };
 
 if (isMain(import.meta.url)) {
-  const argv = process.argv.slice(2);
-  if (argv.includes('--breakdown')) {
-    const table = await runBreakdown(argv.includes('--quick') ? QUICK_SIZES : FULL_SIZES, (line) => process.stderr.write(`${line}\n`));
-    process.stdout.write(`${table}\n`);
-  } else {
-    await runCli([xdpScenario], undefined, 'node --import tsx bench/xdp.ts');
-  }
+  await runCli([xdpScenario], undefined, 'node --import tsx bench/xdp.ts');
 }

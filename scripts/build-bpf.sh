@@ -3,8 +3,9 @@
 # against the system libbpf headers (Debian libbpf-dev). `npm run build:bpf`.
 # --if-possible: skip with a note (exit 0) when clang or the headers are missing,
 # so `npm test` still runs where the XDP tests will skip anyway.
-# --stages: also build the cut-down variants of couic.bpf.c (COUIC_STAGE) that
-# `bench/xdp.ts --breakdown` measures, into build/bpf/stages/.
+# Besides couic.bpf.o and pass.bpf.o it builds the benchmark's lookup-free baseline
+# (couic-nolookup.bpf.o: COUIC_NO_LOOKUP) and the previous LPM-trie program
+# (couic-lpm.bpf.o: the upgrade test and the cold-cache comparison use it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=build/bpf
@@ -17,18 +18,10 @@ fi
 mkdir -p "$out"
 # asm/types.h lives in the multiarch include dir on Debian.
 multiarch=$(gcc -print-multiarch 2>/dev/null || echo "$(uname -m)-linux-gnu")
-for src in bpf/couic.bpf.c bpf/pass.bpf.c; do
-  obj="$out/$(basename "$src" .c).o"
-  clang -O2 -g -Wall -Werror -target bpf \
-    -I bpf -I "/usr/include/$multiarch" -c "$src" -o "$obj"
+cc() { clang -O2 -g -Wall -Werror -target bpf -I bpf -I "/usr/include/$multiarch" "$@"; }
+for src in bpf/couic.bpf.c bpf/couic-lpm.bpf.c bpf/pass.bpf.c; do
+  cc -c "$src" -o "$out/$(basename "$src" .c).o"
 done
-if [ "${1:-}" = "--stages" ]; then
-  mkdir -p "$out/stages"
-  for stage in 0 1 2 3 10 11; do
-    # Variants leave helpers unused on purpose.
-    clang -O2 -g -Wall -Werror -Wno-unused-function -Wno-unused-variable -target bpf \
-      -DCOUIC_STAGE=$stage -I bpf -I "/usr/include/$multiarch" -c bpf/couic.bpf.c -o "$out/stages/couic-stage$stage.bpf.o"
-  done
-  echo "build-bpf: stages $(ls $out/stages/*.o | tr '\n' ' ')"
-fi
+cc -DCOUIC_NO_LOOKUP -c bpf/couic.bpf.c -o "$out/couic-nolookup.bpf.o"
+rm -rf "$out/stages"
 echo "build-bpf: $(ls $out/*.o | tr '\n' ' ')"

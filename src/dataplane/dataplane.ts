@@ -32,12 +32,30 @@ export interface TrafficCounter {
 export interface DataPlaneCounters {
   readonly actions: Readonly<Record<XdpActionName, TrafficCounter>>;
   readonly tags: Readonly<Record<Policy, ReadonlyMap<string, TrafficCounter>>>;
+  /** Rules accepted but not enforced yet: the kernel refused their writes, retried (absent: none possible). */
+  readonly pendingEnforcement?: number;
 }
+
+/** A rule of a batch that stands (the store keeps it) but whose enforcement is pending. */
+export interface PendingEnforcement {
+  readonly policy: Policy;
+  readonly cidr: Cidr;
+  /** Why, e.g. "map update: out of memory (ENOMEM)". */
+  readonly reason: string;
+}
+
+
 
 export interface DataPlane {
   readonly kind: 'userspace' | 'xdp';
-  /** Applies a batch; rejects if the kernel (or equivalent) refused part of it. */
+  /**
+   * Applies a batch. A write the kernel refuses does not reject: the rule stands,
+   * its enforcement is pending (reported in the outcome and the counters, retried).
+   * Rejects only when the data plane itself fails.
+   */
   apply(update: DataPlaneUpdate): Promise<void>;
+  /** The rules whose enforcement is pending now (optional: a data plane that cannot refuse has none). */
+  pendingEnforcement?(): readonly PendingEnforcement[];
   readCounters(): Promise<DataPlaneCounters>;
   close(): Promise<void>;
 }

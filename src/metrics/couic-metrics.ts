@@ -32,6 +32,15 @@ export function createMetricsRegistry(store: RuleStore, dataPlane: DataPlane): R
     },
   });
 
+  new Gauge({
+    name: 'couic_dataplane_pending_enforcement',
+    help: 'Rules accepted whose enforcement is pending: the kernel refused their map writes (retried until they land).',
+    registers: [registry],
+    async collect() {
+      this.set((await counters()).pendingEnforcement ?? 0);
+    },
+  });
+
   const perAction = (name: string, help: string, field: 'packets' | 'bytes') =>
     new Counter({
       name,

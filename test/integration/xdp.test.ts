@@ -3,7 +3,7 @@
 // ping traffic. Needs root and BPF: skipped with the reason printed otherwise, and
 // never skipped on CI as root (CI=true).
 import anyTest, { type ExecutionContext, type TestFn } from 'ava';
-import { writeFile } from 'node:fs/promises';
+import { access, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { daemonConfigToml, runDaemonToExit } from '../helpers/daemon.js';
 import {
@@ -22,7 +22,8 @@ import {
 import { sendTaggedUdp, sendUdp, startUdpReceiver, streamUdp, udpFrameBytes, type UdpReceiver, type VlanTag } from '../helpers/netns-udp.js';
 import { dropSpec, eventually, ignoreSpec, nowSeconds, Policy } from '../helpers/rules.js';
 import { makeTempDir } from '../helpers/tmp.js';
-import { actionCounters, DEFAULT_OBJECT_PATH, startXdpDaemon, tagCounters, type XdpDaemon } from '../helpers/xdp-daemon.js';
+import { detachXdp } from '../../src/dataplane/xdp/xdp-detach.js';
+import { actionCounters, DEFAULT_OBJECT_PATH, legacyAttachCommand, startXdpDaemon, tagCounters, type XdpDaemon } from '../helpers/xdp-daemon.js';
 
 const skipReason = await xdpSkipReason(DEFAULT_OBJECT_PATH);
 if (skipReason !== undefined) console.log(`xdp integration tests skipped: ${skipReason}`);
@@ -167,7 +168,9 @@ test('restart mid-stream: no packet from a dropped source gets through; pinned m
   await daemon.stop();
   // While it is down: a stray entry the store does not have (as if a rule was deleted
   // by a daemon that crashed before updating the kernel). Reconciliation must remove it.
-  await sh('bpftool', ['map', 'update', 'pinned', join(pinDir, 'drop_v4'), 'key', 'hex', '20', '00', '00', '00', '0a', 'c9', '00', '01', 'value', 'hex', '00', '00', '00', '00']);
+  // rule_record key: policy 0 (drop), family 4, /32, pad, 10.201.0.1, 12 zero bytes.
+  const strayKey = ['00', '04', '20', '00', '0a', 'c9', '00', '01', ...Array.from({ length: 12 }, () => '00')];
+  await sh('bpftool', ['map', 'update', 'pinned', join(pinDir, 'rule_record'), 'key', 'hex', ...strayKey, 'value', 'hex', '00', '00', '00', '00']);
   const otherWhileDown = rx.countFrom(SENDER_V4_OTHER);
   await daemon.restart();
   t.regex(daemon.output(), /program replaced atomically in the pinned link/);
@@ -184,6 +187,42 @@ test('restart mid-stream: no packet from a dropped source gets through; pinned m
   const drop = await tagCounters(api, 'drop');
   t.is(drop.get('restart')?.packets, sent + N, 'every datagram of the stream was dropped and counted');
   t.is(drop.get('restart6')?.packets, sent6);
+  t.is((await api.stats.getGlobalStats({})).dropCidrCount, 2);
+});
+
+test('upgrade from the LPM-trie layout: the pinned tries are compiled into the tables and the program swapped in the pinned link, mid-stream, nothing from a dropped source gets through', async (t) => {
+  const { pair, rx, xdp } = await setup(t);
+  const { api, daemon, pinDir } = xdp;
+  // The store has the rules (as it would before the upgrade); then the old layout runs in their place.
+  await api.rules.addRules({ rules: [dropSpec(`${SENDER_V4}/32`, { tag: 'legacy' }), dropSpec('fd00:200::/64', { tag: 'legacy' })] });
+  await daemon.stop();
+  await detachXdp(pinDir);
+  const [command, ...args] = [...pair.nsenter(pair.receiver), ...legacyAttachCommand(pinDir, pair.receiverIface, [`${SENDER_V4}/32`, 'fd00:200::/64'], 'legacy')];
+  await sh(command ?? 'nsenter', args);
+  t.is(await probe(pair, rx, SENDER_V4), 0, 'the old program drops');
+  const droppedBefore = rx.countFrom(SENDER_V4);
+
+  const dropped = streamUdp(t, pair, SENDER_V4, RECEIVER_V4, 2, PAYLOAD);
+  const dropped6 = streamUdp(t, pair, SENDER_V6, RECEIVER_V6, 2, PAYLOAD);
+  const other = streamUdp(t, pair, SENDER_V4_OTHER, RECEIVER_V4, 5, PAYLOAD);
+  const otherBefore = rx.countFrom(SENDER_V4_OTHER);
+  t.true(await rx.waitCount(SENDER_V4_OTHER, otherBefore + 10, 10_000), 'traffic flows');
+  await daemon.restart();
+  t.regex(daemon.output(), /upgraded from the LPM-trie layout/);
+  t.regex(daemon.output(), /program replaced atomically in the pinned link/);
+  t.true(await daemon.waitForOutput(/"removed":0[^\n]*pinned maps reconciled with the store/));
+  const otherAfter = rx.countFrom(SENDER_V4_OTHER);
+  t.true(await rx.waitCount(SENDER_V4_OTHER, otherAfter + 10, 10_000), 'the other source passes');
+  const sent = await dropped.stop();
+  const sent6 = await dropped6.stop();
+  await other.stop();
+  t.true(sent > 50 && sent6 > 50, `streams ran through the upgrade (${sent}, ${sent6})`);
+  t.is(await probe(pair, rx, SENDER_V4_OTHER, 1), 1);
+  t.is(rx.countFrom(SENDER_V4), droppedBefore, 'nothing from the dropped IPv4 source before, during or after the upgrade');
+  t.is(rx.countFrom(SENDER_V6), 0, 'nothing from the dropped IPv6 source');
+  await t.throwsAsync(access(join(pinDir, 'drop_v4')), undefined, 'the old tries are unpinned');
+  const drop = await tagCounters(api, 'drop');
+  t.true((drop.get('legacy')?.packets ?? 0) >= sent + sent6, 'the tag counters continue across the upgrade');
   t.is((await api.stats.getGlobalStats({})).dropCidrCount, 2);
 });
 

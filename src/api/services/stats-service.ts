@@ -24,6 +24,7 @@ export function createStatsService(store: RuleStore, dataPlane: DataPlane): Stat
         dropCidrCount: counts.drop,
         ignoreCidrCount: counts.ignore,
         dataplane: dataPlane.kind,
+        pendingEnforcementCount: counters.pendingEnforcement ?? 0,
         actions: Object.entries(counters.actions).map(([action, c]) => ({
           action: ACTION_TO_WIRE[action as keyof typeof ACTION_TO_WIRE],
           rxPackets: c.packets,

@@ -1,6 +1,7 @@
 // The slice of the system libbpf (Debian libbpf1, libbpf.so.1) the XDP data plane
 // uses, bound through koffi (FFI: no native addon to compile at install). Thin:
 // every call returns plain numbers or throws BpfError; policy lives in the callers.
+import { readFileSync } from 'node:fs';
 import koffi, { type LibraryHandle } from 'koffi';
 import { BpfError } from './bpf-error.js';
 
@@ -38,12 +39,15 @@ interface Api {
   nextKey(fd: number, key: Ptr, next: Ptr): number;
   updateBatch(fd: number, keys: Ptr, values: Ptr, count: Uint32Array, opts: null): number;
   deleteBatch(fd: number, keys: Ptr, count: Uint32Array, opts: null): number;
+  lookupBatch(fd: number, inBatch: Ptr, outBatch: Ptr, keys: Ptr, values: Ptr, count: Uint32Array, opts: null): number;
   testRun(progFd: number, opts: Ptr): number;
   possibleCpus(): number;
   setPrint(fn: null): null;
   closeFd(fd: number): number;
   ifNameToIndex(name: string): number;
   mount(source: string, target: string, fstype: string, flags: number, data: null): number;
+  mmap(addr: null, length: number, prot: number, flags: number, fd: number, offset: number): unknown;
+  munmap(addr: unknown, length: number): number;
 }
 
 let api: Api | undefined;
@@ -83,12 +87,15 @@ export function libbpf(): Api {
     nextKey: f('int bpf_map_get_next_key(int fd, void *key, void *next_key)'),
     updateBatch: f('int bpf_map_update_batch(int fd, void *keys, void *values, uint32_t *count, void *opts)'),
     deleteBatch: f('int bpf_map_delete_batch(int fd, void *keys, uint32_t *count, void *opts)'),
+    lookupBatch: f('int bpf_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, uint32_t *count, void *opts)'),
     testRun: f('int bpf_prog_test_run_opts(int prog_fd, void *opts)'),
     possibleCpus: f('int libbpf_num_possible_cpus()'),
     setPrint: f('void *libbpf_set_print(void *fn)'),
     closeFd: f('int close(int fd)', libc),
     ifNameToIndex: f('unsigned int if_nametoindex(const char *name)', libc),
     mount: f('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, void *data)', libc),
+    mmap: f('void *mmap(void *addr, size_t length, int prot, int flags, int fd, intptr_t offset)', libc),
+    munmap: f('int munmap(void *addr, size_t length)', libc),
   };
   // libbpf prints warnings (and verifier logs) to stderr; couic reports errors itself.
   if (process.env.COUIC_LIBBPF_DEBUG === undefined) api.setPrint(null);
@@ -248,6 +255,35 @@ export function mapDeleteBatch(fd: number, keys: Uint8Array, count: number): { d
   return { done: counter[0] ?? 0, error: new BpfError('map delete batch', -result) };
 }
 
+/**
+ * Reads a whole hash map with BPF_MAP_LOOKUP_BATCH, `chunk` entries per call;
+ * returns keys and values back to back. Throws BpfError (EINVAL/ENOTSUPP: no batch ops).
+ */
+export function mapLookupAll(fd: number, keySize: number, valueSize: number, chunk = 4096): { keys: Buffer; values: Buffer; count: number } {
+  const bpf = libbpf();
+  const keyParts: Buffer[] = [];
+  const valueParts: Buffer[] = [];
+  let total = 0;
+  const inBatch = Buffer.alloc(8);
+  const outBatch = Buffer.alloc(8);
+  let first = true;
+  for (;;) {
+    const keys = Buffer.alloc(chunk * keySize);
+    const values = Buffer.alloc(chunk * valueSize);
+    const count = new Uint32Array([chunk]);
+    const result = bpf.lookupBatch(fd, first ? null : inBatch, outBatch, keys, values, count, null);
+    const got = count[0] ?? 0;
+    if (result < 0 && -result !== 2) throw new BpfError('map lookup batch', -result);
+    keyParts.push(keys.subarray(0, got * keySize));
+    valueParts.push(values.subarray(0, got * valueSize));
+    total += got;
+    if (result < 0) break; // ENOENT: that was the last chunk
+    outBatch.copy(inBatch);
+    first = false;
+  }
+  return { keys: Buffer.concat(keyParts), values: Buffer.concat(valueParts), count: total };
+}
+
 export interface TestRunResult {
   readonly retval: number;
   /** Average ns per run, as the kernel measured it. */
@@ -264,4 +300,43 @@ export function testRun(progFd: number, packet: Uint8Array, repeat: number): Tes
   opts.writeInt32LE(repeat, 60);
   check('BPF_PROG_TEST_RUN', libbpf().testRun(progFd, opts));
   return { retval: opts.readUInt32LE(56), durationNs: opts.readUInt32LE(64) };
+}
+
+/** A BPF_F_MMAPABLE array map mapped into this process: writes are plain stores into the kernel's memory. */
+export interface MappedArray {
+  readonly buffer: ArrayBuffer;
+  unmap(): void;
+}
+
+const PROT_READ = 1;
+const PROT_WRITE = 2;
+const MAP_SHARED = 1;
+
+/** mmap()s `length` bytes of an mmapable array map (its elements, back to back). */
+export function mapArray(fd: number, length: number): MappedArray {
+  const bpf = libbpf();
+  const address = bpf.mmap(null, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  const raw = koffi.address(address);
+  if (raw === 0n || raw === BigInt('0xffffffffffffffff')) throw new BpfError('mmap a BPF array map', koffi.errno() || 22);
+  const buffer = koffi.view(address, length);
+  let mapped = true;
+  return {
+    buffer,
+    unmap() {
+      if (!mapped) return;
+      mapped = false;
+      bpf.munmap(address, length);
+    },
+  };
+}
+
+/** Kernel memory a map charges (the memlock line of its fdinfo), in bytes. */
+export function mapMemoryBytes(fd: number): number | undefined {
+  try {
+    const info = readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8');
+    const match = /^memlock:\s*(\d+)/m.exec(info);
+    return match === null ? undefined : Number(match[1]);
+  } catch {
+    return undefined;
+  }
 }

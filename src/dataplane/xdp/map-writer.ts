@@ -48,7 +48,7 @@ export class MapWriter {
           const result = mapUpdateBatch(this.fd, keys.subarray(offset * this.keySize), values.subarray(offset * this.valueSize), n);
           if (result.error === undefined) break;
           if (offset === 0 && result.done === 0 && NO_BATCH.has(result.error.errno) && this.probeNoBatch(chunk, key, value)) {
-            failures.push(...this.singleUpserts(chunk, key, value));
+            for (const failure of this.singleUpserts(chunk, key, value)) failures.push(failure);
             break;
           }
           const failed = chunk[offset + result.done];
@@ -56,7 +56,7 @@ export class MapWriter {
           offset += result.done + 1;
         }
       } else {
-        failures.push(...this.singleUpserts(chunk, key, value));
+        for (const failure of this.singleUpserts(chunk, key, value)) failures.push(failure);
       }
     }
     return failures;
@@ -82,14 +82,14 @@ export class MapWriter {
           }
           if (offset === 0 && result.done === 0 && NO_BATCH.has(result.error.errno)) {
             this.batchSupported = false;
-            failures.push(...this.singleDeletes(chunk, key));
+            for (const failure of this.singleDeletes(chunk, key)) failures.push(failure);
             break;
           }
           if (failed !== undefined) failures.push({ item: failed, error: result.error });
           offset += result.done + 1;
         }
       } else {
-        failures.push(...this.singleDeletes(chunk, key));
+        for (const failure of this.singleDeletes(chunk, key)) failures.push(failure);
       }
     }
     return failures;

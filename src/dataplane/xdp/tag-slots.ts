@@ -51,6 +51,11 @@ export class TagSlots {
     if (refs <= 0 && this.names[slot] !== undefined) this.freed.add(slot);
   }
 
+  /** Slot a tag counts under now (undefined: no slot; '' is slot 0). */
+  slotOf(tag: string): number | undefined {
+    return tag === '' ? TAG_UNTAGGED : this.byName.get(tag);
+  }
+
   /** Name of a slot for reporting, undefined when never assigned. */
   nameOf(slot: number): string | undefined {
     if (slot === TAG_UNTAGGED) return '';

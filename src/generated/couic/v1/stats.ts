@@ -79,6 +79,12 @@ export interface GetGlobalStatsResponse {
   actions: ActionCounters[];
   /** "userspace" or "xdp" */
   dataplane: string;
+  /**
+   * Rules accepted (they stand in the store) whose enforcement is pending: the
+   * kernel refused their map writes, which are retried until they land. 0 when all
+   * rules are enforced, and always 0 on the userspace data plane.
+   */
+  pendingEnforcementCount: number;
 }
 
 export interface TagCounters {
@@ -258,7 +264,7 @@ export const GetGlobalStatsRequest: MessageFns<GetGlobalStatsRequest> = {
 };
 
 function createBaseGetGlobalStatsResponse(): GetGlobalStatsResponse {
-  return { dropCidrCount: 0, ignoreCidrCount: 0, actions: [], dataplane: "" };
+  return { dropCidrCount: 0, ignoreCidrCount: 0, actions: [], dataplane: "", pendingEnforcementCount: 0 };
 }
 
 export const GetGlobalStatsResponse: MessageFns<GetGlobalStatsResponse> = {
@@ -274,6 +280,9 @@ export const GetGlobalStatsResponse: MessageFns<GetGlobalStatsResponse> = {
     }
     if (message.dataplane !== "") {
       writer.uint32(34).string(message.dataplane);
+    }
+    if (message.pendingEnforcementCount !== 0) {
+      writer.uint32(40).uint64(message.pendingEnforcementCount);
     }
     return writer;
   },
@@ -323,6 +332,14 @@ export const GetGlobalStatsResponse: MessageFns<GetGlobalStatsResponse> = {
             message.dataplane = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.pendingEnforcementCount = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -351,6 +368,11 @@ export const GetGlobalStatsResponse: MessageFns<GetGlobalStatsResponse> = {
         ? object.actions.map((e: any) => ActionCounters.fromJSON(e))
         : [],
       dataplane: isSet(object.dataplane) ? globalThis.String(object.dataplane) : "",
+      pendingEnforcementCount: isSet(object.pendingEnforcementCount)
+        ? globalThis.Number(object.pendingEnforcementCount)
+        : isSet(object.pending_enforcement_count)
+        ? globalThis.Number(object.pending_enforcement_count)
+        : 0,
     };
   },
 
@@ -368,6 +390,9 @@ export const GetGlobalStatsResponse: MessageFns<GetGlobalStatsResponse> = {
     if (message.dataplane !== "") {
       obj.dataplane = message.dataplane;
     }
+    if (message.pendingEnforcementCount !== 0) {
+      obj.pendingEnforcementCount = Math.round(message.pendingEnforcementCount);
+    }
     return obj;
   },
 
@@ -380,6 +405,7 @@ export const GetGlobalStatsResponse: MessageFns<GetGlobalStatsResponse> = {
     message.ignoreCidrCount = object.ignoreCidrCount ?? 0;
     message.actions = object.actions?.map((e) => ActionCounters.fromPartial(e)) || [];
     message.dataplane = object.dataplane ?? "";
+    message.pendingEnforcementCount = object.pendingEnforcementCount ?? 0;
     return message;
   },
 };
