@@ -52,6 +52,10 @@ export class ConsoleDnsdistControl implements DnsdistControl {
     );
   }
 
+  async ping(): Promise<void> {
+    await this.run('showVersion()', 'showVersion');
+  }
+
   close(): void {
     this.console.close();
   }

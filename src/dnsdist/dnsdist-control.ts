@@ -24,5 +24,7 @@ export interface DnsdistControl {
   replaceDynBlocks(hosts: readonly BlockGroup[], suffixes: readonly BlockGroup[]): Promise<void>;
   /** Replaces the bridge's netmask-group rule (masks may be "!cidr" exceptions); none when empty. */
   replaceNetmaskRule(masks: readonly string[], action: BlockAction): Promise<void>;
+  /** A cheap round trip (showVersion()): notices a dnsdist that restarted or went away. */
+  ping(): Promise<void>;
   close(): void;
 }
