@@ -6,7 +6,7 @@ import type { BlockGroup, DnsdistControl } from './dnsdist-control.js';
 import type { DesiredBlocks } from './desired-blocks.js';
 import type { DynBlockRow } from './dyn-block-table.js';
 import { dynBlockActionFromName, type BlockAction } from './lua.js';
-import { planBlocks, type AppliedBlocks, type HostPlan } from './reconciler.js';
+import { planBlocks, type AppliedBlocks, type AppliedHost, type HostPlan } from './reconciler.js';
 
 export interface SyncReport {
   readonly hosts: HostPlan['kind'];
@@ -32,7 +32,7 @@ export class BlockApplier {
     this.applied = undefined;
   }
 
-  get appliedHosts(): ReadonlyMap<string, number> {
+  get appliedHosts(): ReadonlyMap<string, AppliedHost> {
     return this.applied?.hosts ?? new Map();
   }
 

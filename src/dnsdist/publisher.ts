@@ -25,7 +25,7 @@ export interface PublishSelection {
 
 export function selectPublications(
   rows: readonly DynBlockRow[],
-  installedByBridge: ReadonlyMap<string, number>,
+  installedByBridge: ReadonlyMap<string, unknown>,
   published: ReadonlyMap<string, number>,
   nowSeconds: number,
   options: PublishOptions,

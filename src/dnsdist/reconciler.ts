@@ -14,9 +14,16 @@ export const NEVER_SECONDS = 10 * 365 * 86_400;
 /** A block that ends within this many seconds of its target is left to end by itself. */
 export const SLACK_SECONDS = 2;
 
+export interface AppliedHost {
+  /** When dnsdist lifts the block (UNIX seconds; the bucketed lifetime may overshoot). */
+  readonly until: number;
+  /** The rule's own end when it was installed (UNIX seconds). */
+  readonly end: number;
+}
+
 export interface AppliedBlocks {
-  /** Host blocks the bridge installed: CIDR text -> when dnsdist lifts it (UNIX seconds). */
-  readonly hosts: ReadonlyMap<string, number>;
+  /** Host blocks the bridge installed, by CIDR text. */
+  readonly hosts: ReadonlyMap<string, AppliedHost>;
   /** The netmask rule's content as last installed. */
   readonly netmasks: readonly string[];
 }
@@ -58,41 +65,47 @@ export function lifetimeBucket(seconds: number): number {
  *   then everything is rebuilt, so no stale block survives and none is missing.
  */
 export function planBlocks(desired: DesiredBlocks, applied: AppliedBlocks | undefined, nowSeconds: number, options: PlanOptions): BlockPlan {
-  const targets = new Map<string, { until: number; seconds: number; tag: string }>();
+  const targets = new Map<string, { until: number; end: number; seconds: number; tag: string }>();
   for (const [cidr, host] of desired.hosts) {
-    const remaining = host.expiration === 0 ? NEVER_SECONDS : host.expiration - nowSeconds;
-    if (remaining <= 0) continue;
-    const seconds = lifetimeBucket(remaining);
-    targets.set(cidr, { until: nowSeconds + seconds, seconds, tag: host.tag });
+    const end = host.expiration === 0 ? nowSeconds + NEVER_SECONDS : host.expiration;
+    if (end <= nowSeconds) continue;
+    const seconds = lifetimeBucket(end - nowSeconds);
+    targets.set(cidr, { until: nowSeconds + seconds, end, seconds, tag: host.tag });
   }
 
-  const appliedHosts = applied?.hosts ?? new Map<string, number>();
+  const appliedHosts = applied?.hosts ?? new Map<string, AppliedHost>();
   let rebuild = applied === undefined;
   if (!rebuild) {
-    for (const [cidr, until] of appliedHosts) {
-      if (until <= nowSeconds + SLACK_SECONDS) continue; // dnsdist lifts it itself
+    for (const [cidr, host] of appliedHosts) {
+      if (host.until <= nowSeconds + SLACK_SECONDS) continue; // dnsdist lifts it itself
       const target = targets.get(cidr);
-      if (target === undefined || target.until < until - SLACK_SECONDS) {
+      // Gone (deleted, expired with an overshooting block, now ignored) or shortened.
+      if (target === undefined || target.end < host.end - SLACK_SECONDS) {
         rebuild = true;
         break;
       }
     }
   }
 
-  const next = new Map<string, number>();
+  const next = new Map<string, AppliedHost>();
   const toInstall: [string, { seconds: number; tag: string }][] = [];
   if (rebuild) {
     for (const [cidr, target] of targets) {
       toInstall.push([cidr, target]);
-      next.set(cidr, target.until);
+      next.set(cidr, { until: target.until, end: target.end });
     }
   } else {
-    for (const [cidr, until] of appliedHosts) if (until > nowSeconds) next.set(cidr, until);
+    for (const [cidr, host] of appliedHosts) if (host.until > nowSeconds) next.set(cidr, host);
     for (const [cidr, target] of targets) {
       const current = next.get(cidr);
-      if (current !== undefined && current >= target.until - SLACK_SECONDS) continue;
+      // Covered while dnsdist's block lasts at least as long as the rule (a rounded-up
+      // bucket is not re-added as time moves on).
+      if (current !== undefined && current.until >= target.end - SLACK_SECONDS) {
+        if (current.end !== target.end) next.set(cidr, { until: current.until, end: target.end });
+        continue;
+      }
       toInstall.push([cidr, target]);
-      next.set(cidr, target.until);
+      next.set(cidr, { until: target.until, end: target.end });
     }
   }
 
