@@ -124,6 +124,7 @@ function readSync(table: TableReader | undefined, problems: ProblemList, base: s
     reconnectMinMs: table?.integer('reconnect_min_ms', { min: 10, max: 600_000 }) ?? d.reconnectMinMs,
     reconnectMaxMs: table?.integer('reconnect_max_ms', { min: 10, max: 3_600_000 }) ?? d.reconnectMaxMs,
     stateFile: stateFileText === undefined ? undefined : resolve(base, stateFileText),
+    stateSaveIntervalMs: table?.integer('state_save_interval_ms', INTERVAL) ?? d.stateSaveIntervalMs,
   };
   table?.finish();
   if (!sync.publish && !sync.consume) problems.invalid('sync.publish', 'publish and consume are both false: the bridge would do nothing');

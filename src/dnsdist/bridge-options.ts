@@ -38,6 +38,8 @@ export interface BridgeOptions {
     readonly batchIntervalMs: number;
     /** Where the Watch cursor (with the rules it covers) is kept; none = snapshot on every start. */
     readonly stateFile: string | undefined;
+    /** How often the state file is rewritten when the cursor moved (and on shutdown). */
+    readonly stateSaveIntervalMs: number;
     readonly reconnectMinMs: number;
     readonly reconnectMaxMs: number;
   };
@@ -51,6 +53,7 @@ export const SYNC_DEFAULTS = {
   publishSuffixes: true,
   pollIntervalMs: 1000,
   batchIntervalMs: 1000,
+  stateSaveIntervalMs: 5000,
   reconnectMinMs: 200,
   reconnectMaxMs: 30_000,
 } as const;

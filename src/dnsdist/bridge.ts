@@ -36,8 +36,6 @@ export interface BridgeDeps {
   readonly random?: () => number;
 }
 
-const STATE_SAVE_INTERVAL_MS = 5_000;
-
 export class Bridge {
   private control: DnsdistControl | undefined;
   private connecting: Promise<DnsdistControl | undefined> | undefined;
@@ -87,7 +85,7 @@ export class Bridge {
     if (this.options.sync.consume) {
       this.consumeLoop = this.runConsumeLoop();
       this.every(this.options.sync.batchIntervalMs, () => this.reconcileOnce());
-      if (stateFile !== undefined) this.every(STATE_SAVE_INTERVAL_MS, () => this.saveState());
+      if (stateFile !== undefined) this.every(this.options.sync.stateSaveIntervalMs, () => this.saveState());
     }
     if (this.options.sync.publish) this.every(this.options.sync.pollIntervalMs, () => this.publishOnce());
   }

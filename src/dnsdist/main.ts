@@ -70,6 +70,9 @@ function logEvent(log: pino.Logger, event: BridgeEvent): void {
     case 'state-unreadable':
       log.warn(event, event.type);
       return;
+    case 'state-saved':
+      log.debug(event, event.type);
+      return;
     case 'warning':
       log.warn({ event: 'warning' }, event.message);
       return;

@@ -226,6 +226,7 @@ export async function startBridge(t: Scope, config: BridgeConfig): Promise<Bridg
     'reconnect_min_ms = 100',
     'reconnect_max_ms = 1000',
     `state_file = ${q(join(dir, 'state.json'))}`,
+    'state_save_interval_ms = 200',
     '[logging]',
     'level = "debug"',
   ].join('\n');

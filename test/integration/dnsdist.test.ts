@@ -196,7 +196,9 @@ test.serial('killing and restarting the bridge, dnsdist and couic in turn leaves
   }
 
   // 1. The bridge dies (kill -9); couic changes meanwhile; it restarts from its saved cursor.
+  t.true(await two.bridge.waitForOutput(/"type":"state-saved"/, WAIT_MS), 'the bridge saved its cursor');
   await two.bridge.kill();
+  const killedAt = two.bridge.output().length;
   await one.node.clients.rules.deleteRule({ policy: Policy.POLICY_DROP, cidr: '127.0.6.1/32' });
   await add('127.0.6.3/32');
   await one.node.clients.rules.addRules({ rules: [ignoreSpec('127.0.7.7/32')] });
@@ -204,6 +206,8 @@ test.serial('killing and restarting the bridge, dnsdist and couic in turn leaves
   await two.bridge.start();
   let state = await converged(two.dnsdist, two.node.clients);
   t.true(state.ok, `after the bridge restart: ${state.detail}`);
+  t.regex(two.bridge.output().slice(killedAt), /"event":"watch-resumed"/, 'the restarted bridge resumed the Watch by cursor (no snapshot)');
+  t.notRegex(two.bridge.output().slice(killedAt), /"event":"watch-snapshot"/);
   t.is(await query(two.dnsdist.dnsPort, '127.0.6.1'), 'NOERROR', 'the rule deleted while the bridge was down is lifted');
   t.is(await query(two.dnsdist.dnsPort, '127.0.6.3'), 'REFUSED');
   t.is(await query(two.dnsdist.dnsPort, '127.0.7.7'), 'NOERROR');

@@ -58,6 +58,7 @@ function options(sync: Partial<BridgeOptions['sync']>): BridgeOptions {
       pollIntervalMs: 1_000_000,
       batchIntervalMs: 1_000_000,
       stateFile: undefined,
+      stateSaveIntervalMs: 1_000_000,
       reconnectMinMs: 10,
       reconnectMaxMs: 20,
       ...sync,
