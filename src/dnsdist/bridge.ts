@@ -19,7 +19,8 @@ import { WatchConsumer, type ConsumerEvent } from './watch-consumer.js';
 export type BridgeEvent =
   | { readonly type: 'dnsdist-connected' }
   | { readonly type: 'dnsdist-failed'; readonly error: string; readonly retryInMs: number }
-  | { readonly type: 'couic-watch'; readonly event: ConsumerEvent; readonly retryInMs?: number }
+  | { readonly type: 'couic-watch'; readonly event: ConsumerEvent }
+  | { readonly type: 'couic-watch-ended'; readonly error: string | undefined; readonly retryInMs: number }
   | { readonly type: 'synced'; readonly report: SyncReport; readonly rules: number }
   | { readonly type: 'published'; readonly rules: number }
   | { readonly type: 'publish-failed'; readonly error: string }
@@ -200,12 +201,12 @@ export class Bridge {
     const signal = this.abort.signal;
     while (!signal.aborted) {
       const before = this.consumer.stateVersion;
-      await this.consumer.runOnce(signal);
+      const error = await this.consumer.runOnce(signal);
       if (signal.aborted) return;
       // A stream that delivered something was a healthy session: start the backoff over.
       if (this.consumer.stateVersion !== before) this.couicBackoff.reset();
       const retryInMs = this.couicBackoff.next();
-      this.emit({ type: 'couic-watch', event: { type: 'stream-ended', error: undefined }, retryInMs });
+      this.emit({ type: 'couic-watch-ended', error: error === undefined ? undefined : message(error), retryInMs });
       await sleep(retryInMs, signal);
     }
   }

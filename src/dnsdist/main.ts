@@ -76,12 +76,12 @@ function logEvent(log: pino.Logger, event: BridgeEvent): void {
     case 'warning':
       log.warn({ event: 'warning' }, event.message);
       return;
-    case 'couic-watch': {
-      const { event: inner, retryInMs } = event;
-      const error = inner.type === 'stream-ended' && inner.error !== undefined ? String(inner.error) : undefined;
-      log.info({ event: `watch-${inner.type}`, ...(inner.type !== 'stream-ended' ? { rules: inner.rules } : {}), error, retryInMs }, `watch ${inner.type}`);
+    case 'couic-watch':
+      log.info({ event: `watch-${event.event.type}`, rules: event.event.rules }, `watch ${event.event.type}`);
       return;
-    }
+    case 'couic-watch-ended':
+      log.warn({ event: 'watch-ended', error: event.error, retryInMs: event.retryInMs }, 'watch stream ended');
+      return;
     default:
       log.info(event, event.type);
   }

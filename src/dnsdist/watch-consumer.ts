@@ -11,8 +11,7 @@ import type { ConsumerState } from './state-file.js';
 
 export type ConsumerEvent =
   | { readonly type: 'snapshot'; readonly rules: number }
-  | { readonly type: 'resumed'; readonly rules: number }
-  | { readonly type: 'stream-ended'; readonly error: unknown };
+  | { readonly type: 'resumed'; readonly rules: number };
 
 export class WatchConsumer {
   readonly mirror = new RuleMirror();
@@ -49,16 +48,19 @@ export class WatchConsumer {
     return { cursor: this.cursorValue, rules: [...this.mirror.values()] };
   }
 
-  /** One Watch stream, until it ends or fails (then resolves; the caller retries with backoff). */
-  async runOnce(signal: AbortSignal): Promise<void> {
+  /**
+   * One Watch stream, until it ends or fails; resolves with the error (undefined when
+   * the stream simply ended). The caller retries with backoff.
+   */
+  async runOnce(signal: AbortSignal): Promise<unknown> {
     this.snapshot = undefined;
     try {
       for await (const events of this.couic.watch(this.cursorValue, signal)) {
         for (const event of events) this.apply(event);
       }
-      this.onEvent({ type: 'stream-ended', error: undefined });
+      return undefined;
     } catch (error) {
-      this.onEvent({ type: 'stream-ended', error });
+      return error;
     }
   }
 
