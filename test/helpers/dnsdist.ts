@@ -195,7 +195,9 @@ export interface BridgeProcess {
 
 export interface BridgeConfig {
   readonly dnsdist: Dnsdist;
-  readonly couicSocket: string;
+  /** The daemon's Unix socket, or its TLS listener (CA file, certificate name "localhost"). */
+  readonly couicSocket?: string;
+  readonly couicTls?: { readonly port: number; readonly caPath: string };
   readonly token: string;
   readonly publish: boolean;
   readonly consume: boolean;
@@ -214,7 +216,9 @@ export async function startBridge(t: Scope, config: BridgeConfig): Promise<Bridg
     `key = ${q(config.dnsdist.key)}`,
     `action = ${q(config.action ?? 'refused')}`,
     '[couic]',
-    `socket = ${q(config.couicSocket)}`,
+    ...(config.couicTls !== undefined
+      ? ['host = "127.0.0.1"', `port = ${config.couicTls.port}`, 'tls = true', `ca = ${q(config.couicTls.caPath)}`, 'server_name = "localhost"']
+      : [`socket = ${q(config.couicSocket ?? '')}`]),
     `token = ${q(config.token)}`,
     '[sync]',
     `publish = ${config.publish}`,

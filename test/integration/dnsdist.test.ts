@@ -84,7 +84,11 @@ async function twoSites(t: import('ava').ExecutionContext): Promise<[Site, Site]
     if (node === undefined) throw new Error(name);
     const dnsdist = await startDnsdist(t, { rate: RATE });
     const { token } = await addClientWithCli(node.daemon, `bridge-${name}`, 'clientrw');
-    const bridge = await startBridge(t, { dnsdist, couicSocket: node.daemon.socketPath, token, publish: true, consume: true });
+    // Bridge 1 uses the daemon's Unix socket, bridge 2 its TLS listener.
+    const listen = node.daemon.listen;
+    const endpoint =
+      name === 'dns2' && listen !== undefined ? { couicTls: { port: listen.port, caPath: node.certs.caPath } } : { couicSocket: node.daemon.socketPath };
+    const bridge = await startBridge(t, { dnsdist, ...endpoint, token, publish: true, consume: true });
     sites.push({ node, dnsdist, bridge });
   }
   return sites as [Site, Site];
