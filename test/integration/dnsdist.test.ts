@@ -7,6 +7,7 @@ import test from 'ava';
 import { addClientWithCli, startCluster, type ClusterNode } from '../helpers/cluster.js';
 import { collect, connectUnix } from '../helpers/clients.js';
 import { startDaemon } from '../helpers/daemon.js';
+import { startNats } from '../helpers/nats.js';
 import { dnsdistMissing, flood, query, startBridge, startDnsdist, type Dnsdist } from '../helpers/dnsdist.js';
 import { dropSpec, eventually, ignoreSpec, nowSeconds, Policy } from '../helpers/rules.js';
 import type { CouicClients } from '../helpers/clients.js';
@@ -244,4 +245,26 @@ test.serial('killing and restarting the bridge, dnsdist and couic in turn leaves
   t.is(await query(two.dnsdist.dnsPort, '127.0.6.5'), 'REFUSED');
   state = await converged(one.dnsdist, one.node.clients);
   t.true(state.ok, `dnsdist 1 too: ${state.detail}`);
+});
+
+test.serial('over the NATS bus: a flood on dnsdist 1 is published, carried by the bus and refused by dnsdist 2', async (t) => {
+  const nats = await startNats(t);
+  const sites: { dnsdist: Dnsdist; clients: CouicClients }[] = [];
+  for (const name of ['bus1', 'bus2']) {
+    const daemon = await startDaemon(t, { nodeId: name, configExtra: `[bus]\nservers = ${JSON.stringify([nats.url])}` });
+    const clients = connectUnix(t, daemon.socketPath, daemon.adminToken);
+    const dnsdist = await startDnsdist(t, { rate: RATE });
+    const { token } = await addClientWithCli(daemon, 'bridge', 'clientrw');
+    await startBridge(t, { dnsdist, couicSocket: daemon.socketPath, token, publish: true, consume: true });
+    sites.push({ dnsdist, clients });
+  }
+  const [one, two] = sites as [(typeof sites)[0], (typeof sites)[0]];
+  t.is(await query(two.dnsdist.dnsPort, '127.0.0.7'), 'NOERROR');
+  await flood(one.dnsdist.dnsPort, '127.0.0.7', 600);
+  t.true(
+    await eventually(async () => (await dynamicRules(two.clients)).some((e) => e.cidr === '127.0.0.7/32' && e.tag === 'Exceeded_query_rate' && e.originNode === 'bus1'), WAIT_MS),
+    'couic 2 learned the block over the bus',
+  );
+  t.true(await answers(two.dnsdist.dnsPort, '127.0.0.7', 'REFUSED'), 'dnsdist 2 refuses 127.0.0.7');
+  t.is(await query(two.dnsdist.dnsPort, '127.0.0.3'), 'NOERROR');
 });
