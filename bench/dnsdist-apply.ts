@@ -10,7 +10,7 @@
 // dnsdist directly through the console in one addDynBlocks (what the bridge's Lua
 // costs at best, with no couic, no Watch, no reconciler).
 //
-// Run: `npm run build && node --import tsx bench/dnsdist-apply.ts [--quick] [--record]`.
+// Run: `npm run build && node --import tsx bench/dnsdist-apply.ts [--quick | --capacity] [--record]`.
 import { fileURLToPath } from 'node:url';
 import { addClientWithCli } from '../test/helpers/cluster.js';
 import { connectUnix } from '../test/helpers/clients.js';
@@ -39,8 +39,9 @@ function scope(): Scope & { close(): Promise<void> } {
   };
 }
 
-/** Distinct rule addresses (10.0.0.0/8, only ever rules: no packet is sent to or from them). */
-function address(i: number): string {
+/** Distinct rule addresses (10.0.0.0/8, 2001:db8::/32: only ever rules, no packet is sent to or from them). */
+function address(i: number, ipv6: boolean): string {
+  if (ipv6) return `2001:db8::${((i >> 16) & 0xffff).toString(16)}:${(i & 0xffff).toString(16)}`;
   return `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
 }
 
@@ -65,11 +66,14 @@ interface Run {
   readonly pingMs: number;
 }
 
-async function run(count: number): Promise<Run> {
+async function run(count: number, mixed: boolean): Promise<Run> {
   const s = scope();
   try {
     // The probe address is the last one of the set, a 127/8 address the test can send from.
-    const addresses = Array.from({ length: count - 1 }, (_, i) => address(i));
+    // Mixed: the warm-up rule and the probe are IPv4 too, so each family holds exactly count / 2.
+    const v4 = mixed ? (count >> 1) - 2 : count - 1;
+    const v6 = mixed ? count >> 1 : 0;
+    const addresses = Array.from({ length: v4 + v6 }, (_, i) => (i < v4 ? address(i, false) : address(i - v4, true)));
     const probe = '127.0.50.1';
     addresses.push(probe);
 
@@ -95,7 +99,7 @@ async function run(count: number): Promise<Run> {
     const expiration = Math.floor(Date.now() / 1000) + 3600;
     const b0 = performance.now();
     for (let i = 0; i < addresses.length; i += 10_000) {
-      await clients.rules.addRules({ rules: addresses.slice(i, i + 10_000).map((a) => dropSpec(`${a}/32`, { tag: 'bench', expiration })) });
+      await clients.rules.addRules({ rules: addresses.slice(i, i + 10_000).map((a) => dropSpec(`${a}/${a.includes(':') ? 128 : 32}`, { tag: 'bench', expiration })) });
     }
     await until(dnsdist, probe, 'REFUSED');
     const bridgeMs = performance.now() - b0;
@@ -125,14 +129,16 @@ async function main(): Promise<void> {
   if (missing !== undefined) throw new Error(missing);
   const quick = process.argv.includes('--quick');
   const record = process.argv.includes('--record');
-  const sizes = quick ? [1_000, 5_000] : [10_000, 100_000];
+  // --capacity: the product's size, 262,144 IPv4 + 262,144 IPv6 drop rules.
+  const capacity = process.argv.includes('--capacity');
+  const sizes = capacity ? [524_288] : quick ? [1_000, 5_000] : [10_000, 100_000];
   const figures: Figure[] = [];
   const notes: string[] = [];
   for (const count of sizes) {
-    const r = await run(count);
+    const r = await run(count, capacity);
     const one = (v: number) => summarize([v]);
     figures.push({
-      name: `bridge applies ${formatInt(count)} rules to dnsdist (AddRules -> refused)`,
+      name: `bridge applies ${formatInt(count)} rules${capacity ? ' (half IPv6)' : ''} to dnsdist (AddRules -> refused)`,
       kind: 'throughput',
       unit: 'rules/s',
       couic: one(count / (r.bridgeMs / 1000)),
@@ -146,7 +152,7 @@ async function main(): Promise<void> {
   }
   notes.push('one run per size; couic daemon (warn log), dnsdist 1.7.3 and a consume-only couic-dnsdist (batch 1000 ms, action refused) on one 2-core machine; rules are /32 drops with a 1 h expiry and one tag');
   const result: ScenarioResult = { scenario: 'dnsdist-apply', figures, notes };
-  const section = renderSection({ machine: machineInfo(REPO_ROOT), mode: quick ? 'quick' : 'full', command: `node --import tsx bench/dnsdist-apply.ts${quick ? ' --quick' : ''}`, results: [result] });
+  const section = renderSection({ machine: machineInfo(REPO_ROOT), mode: quick ? 'quick' : 'full', command: `node --import tsx bench/dnsdist-apply.ts${quick ? ' --quick' : ''}${capacity ? ' --capacity' : ''}`, results: [result] });
   process.stdout.write(section);
   if (record) await appendSection(fileURLToPath(new URL('./RESULTS.md', import.meta.url)), section);
 }
