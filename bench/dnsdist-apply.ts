@@ -150,7 +150,7 @@ async function main(): Promise<void> {
         `one publish poll (showDynBlocks of the table + parse) ${formatInt(r.pollMs)} ms vs a console round trip (showVersion) ${r.pingMs.toFixed(1)} ms`,
     );
   }
-  notes.push('one run per size; couic daemon (warn log), dnsdist 1.7.3 and a consume-only couic-dnsdist (batch 1000 ms, action refused) on one 2-core machine; rules are /32 drops with a 1 h expiry and one tag');
+  notes.push('one run per size; couic daemon (warn log), dnsdist 1.7.3 and a consume-only couic-dnsdist (batch 1000 ms, action refused) on one 2-core machine; rules are /32 (and, with --capacity, /128) drops with a 1 h expiry and one tag');
   const result: ScenarioResult = { scenario: 'dnsdist-apply', figures, notes };
   const section = renderSection({ machine: machineInfo(REPO_ROOT), mode: quick ? 'quick' : 'full', command: `node --import tsx bench/dnsdist-apply.ts${quick ? ' --quick' : ''}${capacity ? ' --capacity' : ''}`, results: [result] });
   process.stdout.write(section);
