@@ -6,7 +6,7 @@ import type { BlockGroup, DnsdistControl } from './dnsdist-control.js';
 import type { DesiredBlocks } from './desired-blocks.js';
 import type { DynBlockRow } from './dyn-block-table.js';
 import { dynBlockActionFromName, type BlockAction } from './lua.js';
-import { planBlocks, type AppliedBlocks, type AppliedHost, type HostPlan } from './reconciler.js';
+import { applyPlan, planBlocks, type AppliedBlocks, type AppliedHost, type HostPlan } from './reconciler.js';
 
 export interface SyncReport {
   readonly hosts: HostPlan['kind'];
@@ -38,7 +38,8 @@ export class BlockApplier {
 
   async sync(control: DnsdistControl, desired: DesiredBlocks, nowSeconds: number): Promise<SyncReport> {
     const action = this.options.action === 'drop' ? 'DNSAction.Drop' : 'DNSAction.Refused';
-    const plan = planBlocks(desired, this.applied, nowSeconds, { reasonPrefix: this.options.reasonPrefix, action });
+    const applied = this.applied;
+    const plan = planBlocks(desired, applied, nowSeconds, { reasonPrefix: this.options.reasonPrefix, action });
     this.applied = undefined; // until the plan has fully run
     let ownBlocksKept = 0;
     let ownGroups = 0;
@@ -51,14 +52,14 @@ export class BlockApplier {
       await control.addHostBlocks(plan.hosts.groups);
     }
     if (plan.netmasks !== undefined) await control.replaceNetmaskRule(plan.netmasks, this.options.action);
-    this.applied = plan.next;
+    this.applied = applyPlan(applied, plan, desired, nowSeconds);
     const groups = plan.hosts.kind === 'none' ? [] : plan.hosts.groups;
     return {
       hosts: plan.hosts.kind,
       hostsInstalled: groups.reduce((n, g) => n + g.items.length, 0),
       addDynBlocksCalls: groups.length + ownGroups,
       netmaskRuleReplaced: plan.netmasks !== undefined,
-      netmasks: plan.next.netmasks.length,
+      netmasks: desired.netmasks.length,
       ownBlocksKept,
     };
   }

@@ -9,7 +9,7 @@ import { BlockApplier, type SyncReport } from './block-applier.js';
 import { BRIDGE_REASON_PREFIX, type BridgeOptions } from './bridge-options.js';
 import { ConsoleCommandError } from './console/console-port.js';
 import type { CouicPort } from './couic-port.js';
-import { computeDesiredBlocks } from './desired-blocks.js';
+import { cachedRuleCidrParser, computeDesiredBlocks } from './desired-blocks.js';
 import type { DnsdistControl } from './dnsdist-control.js';
 import { selectPublications } from './publisher.js';
 import { readStateFile, writeStateFile } from './state-file.js';
@@ -54,6 +54,7 @@ export class Bridge {
   private consumeLoop: Promise<void> | undefined;
   private readonly now: () => number;
   private readonly emit: (event: BridgeEvent) => void;
+  private readonly parseCidr = cachedRuleCidrParser();
 
   constructor(
     private readonly options: BridgeOptions,
@@ -117,7 +118,7 @@ export class Bridge {
       }
       const changes = mirror.changes;
       const nowSeconds = Math.floor(now / 1000);
-      const desired = computeDesiredBlocks(mirror.values(), nowSeconds);
+      const desired = computeDesiredBlocks(mirror.values(), nowSeconds, this.parseCidr);
       const report = await this.applier.sync(control, desired, nowSeconds);
       this.syncedChanges = changes;
       this.nextExpiryMs = desired.nextExpiry === undefined ? undefined : desired.nextExpiry * 1000;

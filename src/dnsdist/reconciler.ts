@@ -38,8 +38,12 @@ export interface BlockPlan {
   readonly hosts: HostPlan;
   /** New netmask-rule content, or undefined to leave the rule as it is. */
   readonly netmasks: readonly string[] | undefined;
-  /** What will be applied once the plan has run. */
-  readonly next: AppliedBlocks;
+  /**
+   * Applied-host entries to set once the plan has run (after a rebuild: all of them,
+   * replacing the old ones). A diff rather than a copy: with 500k hosts held, copying
+   * the applied map on every tick cost more than the rest of the plan.
+   */
+  readonly hostUpdates: ReadonlyMap<string, AppliedHost>;
 }
 
 export interface PlanOptions {
@@ -65,58 +69,52 @@ export function lifetimeBucket(seconds: number): number {
  *   then everything is rebuilt, so no stale block survives and none is missing.
  */
 export function planBlocks(desired: DesiredBlocks, applied: AppliedBlocks | undefined, nowSeconds: number, options: PlanOptions): BlockPlan {
-  const targets = new Map<string, { until: number; end: number; seconds: number; tag: string }>();
-  for (const [cidr, host] of desired.hosts) {
-    const end = host.expiration === 0 ? nowSeconds + NEVER_SECONDS : host.expiration;
-    if (end <= nowSeconds) continue;
-    const seconds = lifetimeBucket(end - nowSeconds);
-    targets.set(cidr, { until: nowSeconds + seconds, end, seconds, tag: host.tag });
-  }
-
-  const appliedHosts = applied?.hosts ?? new Map<string, AppliedHost>();
+  const endOf = (expiration: number): number => (expiration === 0 ? nowSeconds + NEVER_SECONDS : expiration);
   let rebuild = applied === undefined;
-  if (!rebuild) {
-    for (const [cidr, host] of appliedHosts) {
+  if (applied !== undefined) {
+    for (const [cidr, host] of applied.hosts) {
       if (host.until <= nowSeconds + SLACK_SECONDS) continue; // dnsdist lifts it itself
-      const target = targets.get(cidr);
+      const wanted = desired.hosts.get(cidr);
       // Gone (deleted, expired with an overshooting block, now ignored) or shortened.
-      if (target === undefined || target.end < host.end - SLACK_SECONDS) {
+      if (wanted === undefined || endOf(wanted.expiration) < host.end - SLACK_SECONDS) {
         rebuild = true;
         break;
       }
     }
   }
 
-  const next = new Map<string, AppliedHost>();
+  const hostUpdates = new Map<string, AppliedHost>();
   const toInstall: [string, { seconds: number; tag: string }][] = [];
-  if (rebuild) {
-    for (const [cidr, target] of targets) {
-      toInstall.push([cidr, target]);
-      next.set(cidr, { until: target.until, end: target.end });
+  for (const [cidr, host] of desired.hosts) {
+    const end = endOf(host.expiration);
+    if (end <= nowSeconds) continue;
+    const current = rebuild ? undefined : applied?.hosts.get(cidr);
+    // Covered while dnsdist's block lasts at least as long as the rule (a rounded-up
+    // bucket is not re-added as time moves on).
+    if (current !== undefined && current.until > nowSeconds && current.until >= end - SLACK_SECONDS) {
+      if (current.end !== end) hostUpdates.set(cidr, { until: current.until, end });
+      continue;
     }
-  } else {
-    for (const [cidr, host] of appliedHosts) if (host.until > nowSeconds) next.set(cidr, host);
-    for (const [cidr, target] of targets) {
-      const current = next.get(cidr);
-      // Covered while dnsdist's block lasts at least as long as the rule (a rounded-up
-      // bucket is not re-added as time moves on).
-      if (current !== undefined && current.until >= target.end - SLACK_SECONDS) {
-        if (current.end !== target.end) next.set(cidr, { until: current.until, end: target.end });
-        continue;
-      }
-      toInstall.push([cidr, target]);
-      next.set(cidr, { until: target.until, end: target.end });
-    }
+    const seconds = lifetimeBucket(end - nowSeconds);
+    toInstall.push([cidr, { seconds, tag: host.tag }]);
+    hostUpdates.set(cidr, { until: nowSeconds + seconds, end });
   }
 
   const groups = groupBlocks(toInstall, options);
   const hosts: HostPlan = rebuild ? { kind: 'rebuild', groups } : groups.length > 0 ? { kind: 'add', groups } : { kind: 'none' };
   const netmasksChanged = applied === undefined || !sameList(applied.netmasks, desired.netmasks);
-  return {
-    hosts,
-    netmasks: netmasksChanged ? desired.netmasks : undefined,
-    next: { hosts: next, netmasks: desired.netmasks },
-  };
+  return { hosts, netmasks: netmasksChanged ? desired.netmasks : undefined, hostUpdates };
+}
+
+/**
+ * The applied state after `plan` ran on `applied` (mutating the map when there is one:
+ * the applier owns it). Entries dnsdist has lifted by now are dropped.
+ */
+export function applyPlan(applied: AppliedBlocks | undefined, plan: BlockPlan, desired: DesiredBlocks, nowSeconds: number): AppliedBlocks {
+  const hosts = plan.hosts.kind === 'rebuild' || applied === undefined ? new Map<string, AppliedHost>() : (applied.hosts as Map<string, AppliedHost>);
+  for (const [cidr, host] of plan.hostUpdates) hosts.set(cidr, host);
+  if (plan.hosts.kind !== 'rebuild') for (const [cidr, host] of hosts) if (host.until <= nowSeconds) hosts.delete(cidr);
+  return { hosts, netmasks: desired.netmasks };
 }
 
 function groupBlocks(items: readonly [string, { seconds: number; tag: string }][], options: PlanOptions): BlockGroup[] {
