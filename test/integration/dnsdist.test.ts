@@ -136,10 +136,12 @@ test.serial('a query flood trips the rate rule on dnsdist 1; couic replicates it
 test.serial('an ignore rule keeps a source answered under a covering drop; a delete lifts a block', async (t) => {
   const [one, two] = await twoSites(t);
   const exp = nowSeconds() + 600;
+  // Ignores first: the Watch keeps couic's order, so once a drop is enforced the
+  // ignores added before it have been applied too (the waits below rely on that).
+  await one.node.clients.rules.addRules({ rules: [ignoreSpec('127.0.1.7/32'), ignoreSpec('127.0.2.8/30')] });
   await one.node.clients.rules.addRules({
     rules: [dropSpec('127.0.1.0/24', { expiration: exp, tag: 'wide' }), dropSpec('127.0.2.9/32', { tag: 'host' }), dropSpec('127.0.2.10/32', { tag: 'host' })],
   });
-  await one.node.clients.rules.addRules({ rules: [ignoreSpec('127.0.1.7/32'), ignoreSpec('127.0.2.8/30')] });
   for (const site of [one, two]) {
     const port = site.dnsdist.dnsPort;
     t.true(await answers(port, '127.0.1.6', 'REFUSED'), 'wide drop enforced through the netmask rule');
