@@ -8,7 +8,8 @@
 // the whole table) is timed too.
 // Baseline (same run, same addresses, a fresh dnsdist): the same N addresses given to
 // dnsdist directly through the console in one addDynBlocks (what the bridge's Lua
-// costs at best, with no couic, no Watch, no reconciler).
+// costs at best, with no couic, no Watch, no reconciler). The bridge figure includes
+// couic's own ingestion of the rules, so the ratio is the whole path against dnsdist alone.
 //
 // Run: `npm run build && node --import tsx bench/dnsdist-apply.ts [--quick | --capacity] [--record]`.
 import { fileURLToPath } from 'node:url';
@@ -150,7 +151,7 @@ async function main(): Promise<void> {
         `one publish poll (showDynBlocks of the table + parse) ${formatInt(r.pollMs)} ms vs a console round trip (showVersion) ${r.pingMs.toFixed(1)} ms`,
     );
   }
-  notes.push('one run per size; couic daemon (warn log), dnsdist 1.7.3 and a consume-only couic-dnsdist (batch 1000 ms, action refused) on one 2-core machine; rules are /32 (and, with --capacity, /128) drops with a 1 h expiry and one tag');
+  notes.push('the bridge figure includes couic ingesting the rules (AddRules, 10,000 per call) and its Watch; the baseline is dnsdist alone; one run per size; couic daemon (warn log), dnsdist 1.7.3 and a consume-only couic-dnsdist (batch 1000 ms, action refused) on one 2-core machine; rules are /32 (and, with --capacity, /128) drops with a 1 h expiry and one tag');
   const result: ScenarioResult = { scenario: 'dnsdist-apply', figures, notes };
   const section = renderSection({ machine: machineInfo(REPO_ROOT), mode: quick ? 'quick' : 'full', command: `node --import tsx bench/dnsdist-apply.ts${quick ? ' --quick' : ''}${capacity ? ' --capacity' : ''}`, results: [result] });
   process.stdout.write(section);
