@@ -6,13 +6,14 @@
 #   clang llvm libbpf-dev  build the XDP object; libbpf1 is what the daemon loads (koffi)
 #   bpftool iproute2 iputils-ping python3  XDP tests in network namespaces and its bench
 #   gnuplot-nox        benchmark plots (the bench smoke test renders one)
+#   dnsdist dnsutils   couic-dnsdist integration tests (real dnsdist 1.7.3; dig for manual checks)
 # Needs root and apt-get; otherwise it names what is missing and carries on (the tests
 # that need a missing tool then fail or skip with that reason).
 set -euo pipefail
 
-PACKAGES="protobuf-compiler nats-server clang llvm libbpf-dev libbpf1 bpftool iproute2 iputils-ping python3 gnuplot-nox"
+PACKAGES="protobuf-compiler nats-server clang llvm libbpf-dev libbpf1 bpftool iproute2 iputils-ping python3 gnuplot-nox dnsdist dnsutils"
 missing=()
-for tool in protoc nats-server clang bpftool ip ping python3 gnuplot; do
+for tool in protoc nats-server clang bpftool ip ping python3 gnuplot dnsdist dig; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 [ -e /usr/include/bpf/bpf_helpers.h ] || missing+=("libbpf-dev")
