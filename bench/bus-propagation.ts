@@ -192,7 +192,7 @@ async function busPending(api: CouicClients): Promise<number> {
 export async function runBusPropagation(sizes: BusSizes, options: RunOptions = {}): Promise<ScenarioResult> {
   const log = options.log ?? (() => undefined);
   return withTempDir('couic-bus-', async (dir) => {
-    const nats = await startBenchNats(dir);
+    const nats = await startBenchNats();
     const stops: (() => Promise<void>)[] = [nats.stop];
     const daemonOptions = { logLevel: options.logLevel ?? 'warn', ...(options.cpuProfDir !== undefined ? { cpuProfDir: options.cpuProfDir } : {}) };
     const bus = (extra: string): string => `[bus]\nservers = [${JSON.stringify(nats.url)}]\n${extra}`;
