@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { stopChild, waitForLine } from '../../test/helpers/child.js';
+import { OutputBuffer, stopChild, waitForLine } from '../../test/helpers/child.js';
 import { REPO_ROOT } from '../../test/helpers/daemon.js';
 import { tlsEndpointOf, type BenchCerts } from './bench-certs.js';
 import { killOnExit } from './child-process.js';
@@ -29,21 +29,18 @@ export interface EchoServer {
 export async function startEcho(dir: string, tls?: BenchCerts): Promise<EchoServer> {
   const socketPath = join(dir, 'echo.sock');
   const tlsArgs = tls !== undefined ? [tls.serverCertPath, tls.serverKeyPath] : [];
-  const child = spawn(process.execPath, ['--import', 'tsx', ECHO_SCRIPT, socketPath, ...tlsArgs], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, NODE_OPTIONS: '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const output = new OutputBuffer(64 * 1024);
+  const child = output.attach(
+    spawn(process.execPath, ['--import', 'tsx', ECHO_SCRIPT, socketPath, ...tlsArgs], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, NODE_OPTIONS: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
   killOnExit(child);
-  let output = '';
-  const keep = (chunk: Buffer): void => {
-    output = `${output}${chunk.toString('utf8')}`.slice(-64 * 1024);
-  };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
-  const listening = await waitForLine(child, LISTENING, READY_TIMEOUT_MS, () => output).catch(async (error: unknown) => {
+  const listening = await waitForLine(child, LISTENING, READY_TIMEOUT_MS).catch(async (error: unknown) => {
     await stopChild(child, 'SIGKILL', STOP_TIMEOUT_MS);
-    throw new Error(`echo server did not start: ${String(error)}\n${output}`);
+    throw new Error(`echo server did not start: ${String(error)}\n${output.toString()}`);
   });
   const tlsPort = listening[1] !== undefined ? Number(listening[1]) : undefined;
   return {

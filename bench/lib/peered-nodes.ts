@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { formatClientFile } from '../../src/rbac/client-file.js';
 import type { Group } from '../../src/rbac/permissions.js';
 import { openClients, unixEndpoint, type CouicClients } from '../../test/helpers/clients.js';
-import { makeClusterCerts, peeringBlock } from '../../test/helpers/cluster.js';
+import { makeClusterCerts, peeringBlock, type ClusterOptions } from '../../test/helpers/cluster.js';
 import { freePort } from '../../test/helpers/daemon.js';
 import { startDaemon, type BenchDaemon, type DaemonOptions } from './daemon.js';
 
@@ -25,12 +25,8 @@ export interface PeeredNode {
   readonly port: number;
 }
 
-export interface PeeredNodesOptions {
-  readonly names: readonly string[];
-  /** Directed links [from, to]: `from` dials `to` (one stream per pair is enough). */
-  readonly links: readonly (readonly [string, string])[];
-  /** Lines inside [peering] (e.g. "flush_interval_ms = 250"). */
-  readonly peeringExtra?: string;
+/** Names, directed links [from, to] (`from` dials `to`) and [peering] lines, as the kit's startCluster takes them. */
+export interface PeeredNodesOptions extends Pick<ClusterOptions, 'names' | 'links' | 'peeringExtra'> {
   /** Nodes not started (yet): their port and clients are reserved, so others dial them in vain. */
   readonly absent?: readonly string[];
   readonly daemon?: Pick<DaemonOptions, 'logLevel' | 'cpuProfDir' | 'inspect'>;

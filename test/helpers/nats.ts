@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect as connectNats, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
-import { stopChild, waitForLine } from './child.js';
+import { OutputBuffer, stopChild, waitForLine } from './child.js';
 import { exitInfo, freePort } from './daemon.js';
 import type { TestCerts } from './certs.js';
 import { makeTempDir, type Scope } from './tmp.js';
@@ -88,24 +88,16 @@ async function launchServer(t: Scope, spec: ServerSpec): Promise<NatsServer> {
   const configPath = join(spec.dir, `${spec.name}.conf`);
   let port = -1;
   let child: ChildProcess | undefined;
-  let text = '';
+  const output = new OutputBuffer();
   const scheme = spec.options.tls !== undefined ? 'tls' : 'nats';
 
   const start = async (): Promise<void> => {
     await writeFile(configPath, configText(spec, port));
-    const startedAt = text.length;
-    const started = spawn(NATS_BIN, ['-c', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const started = output.attach(spawn(NATS_BIN, ['-c', configPath], { stdio: ['ignore', 'pipe', 'pipe'] }));
     child = started;
-    const append = (chunk: Buffer): void => {
-      text += chunk.toString('utf8');
-      if (text.length > 1_000_000) text = text.slice(-500_000);
-    };
-    started.stdout?.on('data', append);
-    started.stderr?.on('data', append);
-    started.once('error', (error) => (text += `[spawn error] ${error.message}\n`));
     // The line comes once the client listener is bound, so connections succeed from here.
-    const listening = await waitForLine(started, LISTENING, START_TIMEOUT_MS, () => text.slice(startedAt)).catch((error: unknown) => {
-      throw new Error(`nats-server ${spec.name} did not start: ${String(error)}\n${text}`);
+    const listening = await waitForLine(started, LISTENING, START_TIMEOUT_MS).catch((error: unknown) => {
+      throw new Error(`nats-server ${spec.name} did not start: ${String(error)}\n${output.toString()}`);
     });
     port = Number(listening[1]);
   };
@@ -114,7 +106,7 @@ async function launchServer(t: Scope, spec: ServerSpec): Promise<NatsServer> {
   };
   t.teardown(async () => {
     await halt('SIGKILL');
-    if (!t.passed) t.log(`nats-server ${spec.name} output (last lines):\n${text.split('\n').slice(-30).join('\n')}`);
+    if (!t.passed) t.log(`nats-server ${spec.name} output (last lines):\n${output.toString().split('\n').slice(-30).join('\n')}`);
   });
   await start();
   return {
@@ -122,7 +114,7 @@ async function launchServer(t: Scope, spec: ServerSpec): Promise<NatsServer> {
     port,
     url: `${scheme}://127.0.0.1:${port}`,
     storeDir: join(spec.dir, spec.name, 'store'),
-    output: () => text,
+    output: () => output.toString(),
     running: () => child !== undefined && exitInfo(child) === undefined,
     kill: () => halt('SIGKILL'),
     stop: () => halt('SIGTERM'),
