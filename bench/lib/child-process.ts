@@ -1,19 +1,37 @@
-// Servers a benchmark starts (daemons, echo, nats-server) are stopped by the scenario;
-// this also kills them if the benchmark process itself exits first, so no run leaves
-// a server behind.
+// Server processes of a benchmark (daemons, echo): the handle the scenarios get, and a
+// hook that kills them if the benchmark process itself exits first, so no run leaves
+// a server behind. Starting and stopping them is the test kit's (test/helpers/).
 import type { ChildProcess } from 'node:child_process';
+import { exitInfo, type ExitInfo } from '../../test/helpers/daemon.js';
+
+export type { ExitInfo };
+
+export interface Child {
+  readonly process: ChildProcess;
+  readonly pid: number;
+  exited(): ExitInfo | undefined;
+  /** Last lines of what it printed (or logged). */
+  tail(lines?: number): string;
+  /** SIGTERM, then SIGKILL if it has not exited within the timeout. */
+  stop(): Promise<ExitInfo>;
+}
+
+export function benchChild(process: ChildProcess, tail: (lines: number) => string, stop: () => Promise<ExitInfo>): Child {
+  killOnExit(process);
+  return { process, pid: process.pid ?? 0, exited: () => exitInfo(process), tail: (lines = 30) => tail(lines), stop };
+}
 
 const live = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
-export function killOnExit(child: ChildProcess): void {
+function killOnExit(child: ChildProcess): void {
   if (!exitHookInstalled) {
     exitHookInstalled = true;
     process.on('exit', () => {
       for (const c of live) c.kill('SIGKILL');
     });
   }
-  if (child.exitCode !== null || child.signalCode !== null) return;
+  if (exitInfo(child) !== undefined) return;
   live.add(child);
   child.once('exit', () => live.delete(child));
 }

@@ -5,13 +5,13 @@
 // V8 flags (CPU profile, inspector), a TLS listener with given certificates. The
 // daemon logs into `<name>/couic.log` ([logging] dir), as a deployed one does: its
 // records do not flow through this process, which is also the measuring client.
-import type { ChildProcess } from 'node:child_process';
-import { access, mkdir, readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { access, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startDaemon as startKitDaemon, DAEMON_BIN, type Daemon } from '../../test/helpers/daemon.js';
 import { ownedScope } from '../../test/helpers/tmp.js';
 import { tlsEndpointOf, type BenchCerts } from './bench-certs.js';
-import { killOnExit } from './child-process.js';
+import { benchChild, type Child } from './child-process.js';
 import type { Endpoint } from './endpoint.js';
 
 const READY_TIMEOUT_MS = 60_000;
@@ -47,7 +47,7 @@ export interface BenchDaemon {
   readonly token: string;
   /** The inspector's port, when started with `inspect`. */
   readonly inspectPort?: number;
-  readonly process: ChildProcess;
+  readonly child: Child;
   /** The daemon's log ([logging] dir). */
   readonly logFile: string;
   stop(): Promise<void>;
@@ -75,9 +75,9 @@ export async function startDaemon(dir: string, options: DaemonOptions = {}): Pro
     });
   } catch (error: unknown) {
     await scope.close();
-    throw new Error(`${error instanceof Error ? error.message : String(error)}\n--- ${logFile} ---\n${await logTail(logFile)}`);
+    throw new Error(`${error instanceof Error ? error.message : String(error)}\n--- ${logFile} ---\n${tailOf(readLog(logFile), 30)}`);
   }
-  killOnExit(daemon.process);
+  const child = benchChild(daemon.process, (lines) => tailOf(readLog(logFile), lines), () => daemon.stop());
   const inspectPort = options.inspect === true ? Number(INSPECTOR_LISTENING.exec(daemon.output())?.[1] ?? Number.NaN) : undefined;
   if (Number.isNaN(inspectPort)) {
     await daemon.stop();
@@ -85,19 +85,19 @@ export async function startDaemon(dir: string, options: DaemonOptions = {}): Pro
     throw new Error('bench: the daemon did not print its inspector port');
   }
   return {
-    pid: daemon.process.pid ?? 0,
+    pid: child.pid,
     socketPath: daemon.socketPath,
     workingDir: daemon.workingDir,
     unix: { transport: 'unix', socketPath: daemon.socketPath },
     ...(options.tls !== undefined && daemon.listen !== undefined ? { tls: tlsEndpointOf(options.tls, daemon.listen.port) } : {}),
     token: daemon.adminToken,
     ...(inspectPort !== undefined ? { inspectPort } : {}),
-    process: daemon.process,
+    child,
     logFile,
     stop: async () => {
       const exit = await daemon.stop();
       if (exit.code !== 0) {
-        process.stderr.write(`bench: daemon exited with code ${exit.code} signal ${exit.signal}; ${logFile}:\n${await logTail(logFile)}${daemon.output()}\n`);
+        process.stderr.write(`bench: daemon exited with code ${exit.code} signal ${exit.signal}; ${logFile}:\n${child.tail()}\n${daemon.output()}\n`);
       }
       await scope.close();
     },
@@ -112,7 +112,14 @@ function nodeArgs(options: DaemonOptions): string[] {
   return profile.concat(inspect, extra);
 }
 
-async function logTail(path: string, lines = 30): Promise<string> {
-  const text = await readFile(path, 'utf8').catch(() => '');
+function readLog(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function tailOf(text: string, lines: number): string {
   return text.split('\n').slice(-lines).join('\n');
 }

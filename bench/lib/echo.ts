@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { OutputBuffer, stopChild, waitForLine } from '../../test/helpers/child.js';
 import { REPO_ROOT } from '../../test/helpers/daemon.js';
 import { tlsEndpointOf, type BenchCerts } from './bench-certs.js';
-import { killOnExit } from './child-process.js';
+import { benchChild, type Child } from './child-process.js';
 import type { Endpoint } from './endpoint.js';
 
 const ECHO_SCRIPT = fileURLToPath(new URL('./echo-server.ts', import.meta.url));
@@ -22,6 +22,7 @@ export interface EchoServer {
   readonly tls?: Endpoint;
   /** The echo ignores it; sent anyway so both sides get the same metadata. */
   readonly token: string;
+  readonly child: Child;
   stop(): Promise<void>;
 }
 
@@ -37,20 +38,21 @@ export async function startEcho(dir: string, tls?: BenchCerts): Promise<EchoServ
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
   );
-  killOnExit(child);
   const listening = await waitForLine(child, LISTENING, READY_TIMEOUT_MS).catch(async (error: unknown) => {
     await stopChild(child, 'SIGKILL', STOP_TIMEOUT_MS);
     throw new Error(`echo server did not start: ${String(error)}\n${output.toString()}`);
   });
   const tlsPort = listening[1] !== undefined ? Number(listening[1]) : undefined;
+  const handle = benchChild(child, (lines) => output.toString().split('\n').slice(-lines).join('\n'), () => stopChild(child, 'SIGTERM', STOP_TIMEOUT_MS));
   return {
-    pid: child.pid ?? 0,
+    pid: handle.pid,
     socketPath,
     unix: { transport: 'unix', socketPath },
     ...(tls !== undefined && tlsPort !== undefined ? { tls: tlsEndpointOf(tls, tlsPort) } : {}),
     token: '00000000-0000-4000-8000-000000000000',
+    child: handle,
     stop: async () => {
-      await stopChild(child, 'SIGTERM', STOP_TIMEOUT_MS);
+      await handle.stop();
     },
   };
 }
