@@ -12,8 +12,7 @@
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { CouicClients } from '../src/cli/connection.js';
-import { createCouicClients } from '../src/cli/connection.js';
-import { Policy, type RuleSpec } from '../src/generated/couic/v1/entry.js';
+import type { RuleSpec } from '../src/generated/couic/v1/entry.js';
 import { runCli, type RunOptions, type Scenario } from './lib/cli.js';
 import { startDaemon, type BenchDaemon } from './lib/daemon.js';
 import { isMain } from './lib/is-main.js';
@@ -22,7 +21,10 @@ import { formatInt, type Figure, type Plot, type ScenarioResult } from './lib/re
 import { decodeBatch } from '../src/replication/bus/bus-batch-codec.js';
 import { RuleSpecSource } from './lib/rule-specs.js';
 import { summarize } from './lib/stats.js';
+import { VisibilityLog } from './lib/visibility-log.js';
 import { withTempDir } from './lib/temp-dir.js';
+import { openClients, unixEndpoint } from '../test/helpers/clients.js';
+import { waitUntil } from '../test/helpers/wait.js';
 
 export interface BusSizes {
   readonly rates: readonly { readonly rulesPerSecond: number; readonly seconds: number }[];
@@ -50,51 +52,6 @@ export const QUICK_SIZES: BusSizes = {
   drainTimeoutMs: 20_000,
   convergeRules: 5_000,
 };
-
-async function waitFor(what: string, probe: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-/** When each CIDR first shows up on a node's Watch stream (this process's clock). */
-class VisibilityLog {
-  readonly seenAt = new Map<string, number>();
-  private readonly controller = new AbortController();
-  private snapshotDone = false;
-  private readonly done: Promise<void>;
-
-  constructor(api: CouicClients, tag: string) {
-    const stream = api.replication.watch({ policy: Policy.POLICY_DROP, tags: [tag], cursor: '' }, { signal: this.controller.signal });
-    this.done = (async () => {
-      try {
-        for await (const response of stream) {
-          const now = performance.now();
-          for (const { event } of response.events) {
-            if (event?.$case === 'upsert' && event.value.entry !== undefined && !this.seenAt.has(event.value.entry.cidr)) {
-              this.seenAt.set(event.value.entry.cidr, now);
-            } else if (event?.$case === 'snapshotEnd') {
-              this.snapshotDone = true;
-            }
-          }
-        }
-      } catch {
-        // aborted at close
-      }
-    })();
-  }
-
-  ready(): boolean {
-    return this.snapshotDone;
-  }
-
-  async close(): Promise<void> {
-    this.controller.abort();
-    await this.done;
-  }
-}
 
 /**
  * When each CIDR first reaches NATS (a plain subscriber on the bus subject, decoding
@@ -130,7 +87,7 @@ class NatsArrivalLog {
 }
 
 function clientsOf(daemon: BenchDaemon): CouicClients {
-  return createCouicClients({ target: `unix:${daemon.socketPath}`, token: daemon.token });
+  return openClients(unixEndpoint(daemon.socketPath), daemon.token);
 }
 
 /** Bare NATS: core publish -> subscribe latency of `count` small messages at `perSecond`. */
@@ -159,7 +116,7 @@ async function bareNatsLatency(url: string, perSecond: number, seconds: number, 
     }
   }
   await pub.flush();
-  await waitFor('bare NATS messages', () => latencies.length >= perTick * ticks, 30_000).catch(() => undefined);
+  await waitUntil('bare NATS messages', () => latencies.length >= perTick * ticks, 30_000).catch(() => undefined);
   s.unsubscribe();
   await pub.close();
   await sub.close();
@@ -192,7 +149,7 @@ async function busPending(api: CouicClients): Promise<number> {
 export async function runBusPropagation(sizes: BusSizes, options: RunOptions = {}): Promise<ScenarioResult> {
   const log = options.log ?? (() => undefined);
   return withTempDir('couic-bus-', async (dir) => {
-    const nats = await startBenchNats(dir);
+    const nats = await startBenchNats();
     const stops: (() => Promise<void>)[] = [nats.stop];
     const daemonOptions = { logLevel: options.logLevel ?? 'warn', ...(options.cpuProfDir !== undefined ? { cpuProfDir: options.cpuProfDir } : {}) };
     const bus = (extra: string): string => `[bus]\nservers = [${JSON.stringify(nats.url)}]\n${extra}`;
@@ -212,7 +169,7 @@ export async function runBusPropagation(sizes: BusSizes, options: RunOptions = {
       // node1's own Watch: when the add is committed and visible locally (the store's share).
       const watch1 = new VisibilityLog(api1, 'bench');
       stops.unshift(() => watch1.close());
-      await waitFor('watch snapshot', () => watch2.ready() && watch1.ready(), 30_000);
+      await waitUntil('watch snapshot', () => watch2.ready() && watch1.ready(), 30_000);
       const arrivals = await NatsArrivalLog.open(nats.url, 'couic.rules');
       stops.unshift(() => arrivals.close());
 
@@ -236,7 +193,7 @@ export async function runBusPropagation(sizes: BusSizes, options: RunOptions = {
         }
         await Promise.all(calls);
         const achieved = sentAt.size / ((performance.now() - started) / 1000);
-        await waitFor('rules on node2', () => [...sentAt.keys()].every((c) => watch2.seenAt.has(c)), sizes.drainTimeoutMs).catch(() => undefined);
+        await waitUntil('rules on node2', () => [...sentAt.keys()].every((c) => watch2.seenAt.has(c)), sizes.drainTimeoutMs).catch(() => undefined);
         const latencies: number[] = [];
         const local: number[] = [];
         const toNats: number[] = [];
@@ -289,7 +246,7 @@ export async function runBusPropagation(sizes: BusSizes, options: RunOptions = {
       for (let done = 0; done < sizes.convergeRules; done += 65_536) {
         await api1.rules.addRules({ rules: big.take('v4', Math.min(65_536, sizes.convergeRules - done)) });
       }
-      await waitFor('node1 backlog published', async () => (await busPending(api1)) === 0, 120_000);
+      await waitUntil('node1 backlog published', async () => (await busPending(api1)) === 0, 120_000);
       const total = Number((await api1.stats.getGlobalStats({})).dropCidrCount);
       const floorRead = await bareStreamRead(nats.url, 'couic_rules');
       const t0 = performance.now();
@@ -301,7 +258,7 @@ export async function runBusPropagation(sizes: BusSizes, options: RunOptions = {
       // the bus consumer starts during it, so rules may already be arriving by then.
       const readyMs = performance.now() - t0;
       const countAtReady = Number((await api3.stats.getGlobalStats({})).dropCidrCount);
-      await waitFor('node3 converged', async () => Number((await api3.stats.getGlobalStats({})).dropCidrCount) >= total, 300_000);
+      await waitUntil('node3 converged', async () => Number((await api3.stats.getGlobalStats({})).dropCidrCount) >= total, 300_000);
       const convergeMs = performance.now() - t0;
       log(
         `bus-propagation: fresh node converged on ${formatInt(total)} rules in ${(convergeMs / 1000).toFixed(2)} s: start-up ${(readyMs / 1000).toFixed(2)} s (${formatInt(countAtReady)} rules applied by then), then ${((convergeMs - readyMs) / 1000).toFixed(2)} s (bare read ${(floorRead.ms / 1000).toFixed(2)} s)`,

@@ -13,7 +13,7 @@
 // separated) replaces the rates of the chosen mode.
 import type { CouicClients } from '../src/cli/connection.js';
 import { parseCidr } from '../src/domain/cidr.js';
-import { Policy, type RuleSpec } from '../src/generated/couic/v1/entry.js';
+import type { RuleSpec } from '../src/generated/couic/v1/entry.js';
 import { runCli, type RunOptions, type Scenario } from './lib/cli.js';
 import { isMain } from './lib/is-main.js';
 import { startPeeredNodes, waitUntil } from './lib/peered-nodes.js';
@@ -21,6 +21,7 @@ import { measureLoopbackRtt } from './lib/loopback-rtt.js';
 import { formatInt, type Figure, type Plot, type ScenarioResult } from './lib/results.js';
 import { RuleSpecSource } from './lib/rule-specs.js';
 import { summarize } from './lib/stats.js';
+import { VisibilityLog } from './lib/visibility-log.js';
 import { withTempDir } from './lib/temp-dir.js';
 
 export interface PropagationSizes {
@@ -52,45 +53,6 @@ export const QUICK_SIZES: PropagationSizes = {
 
 const DEFAULT_NODE_COUNTS = [2, 3] as const;
 const nodeNames = (count: number): string[] => Array.from({ length: count }, (_, i) => `node${i + 1}`);
-
-/** Records when each watched CIDR first shows up (performance.now() of this process). */
-class VisibilityLog {
-  readonly seenAt = new Map<string, number>();
-  private readonly controller = new AbortController();
-  private snapshotDone = false;
-  private failure: unknown;
-  private readonly done: Promise<void>;
-
-  constructor(api: CouicClients, tag: string) {
-    const stream = api.replication.watch({ policy: Policy.POLICY_DROP, tags: [tag], cursor: '' }, { signal: this.controller.signal });
-    this.done = (async () => {
-      try {
-        for await (const response of stream) {
-          const now = performance.now();
-          for (const { event } of response.events) {
-            if (event?.$case === 'upsert' && event.value.entry !== undefined && !this.seenAt.has(event.value.entry.cidr)) {
-              this.seenAt.set(event.value.entry.cidr, now);
-            } else if (event?.$case === 'snapshotEnd') {
-              this.snapshotDone = true;
-            }
-          }
-        }
-      } catch (error) {
-        if (!this.controller.signal.aborted) this.failure = error;
-      }
-    })();
-  }
-
-  ready(): boolean {
-    if (this.failure !== undefined) throw this.failure instanceof Error ? this.failure : new Error(String(this.failure));
-    return this.snapshotDone;
-  }
-
-  async close(): Promise<void> {
-    this.controller.abort();
-    await this.done;
-  }
-}
 
 interface RateRun {
   readonly rulesPerSecond: number;

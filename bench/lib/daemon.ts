@@ -1,23 +1,29 @@
-// Starts a real couic daemon (`node bin/couic.js -c <toml>`, built into dist/) in a
-// benchmark's temp dir and waits until an authenticated call succeeds.
-import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
+// A couic daemon for a benchmark: the test kit's launcher (test/helpers/daemon.ts:
+// config, spawn, health wait, SIGTERM stop) in a scope of its own, closed by stop(),
+// with the benchmark's choices on top: a fixed working dir per name under the
+// benchmark dir (a second start on the same name resumes its state), a log level,
+// V8 flags (CPU profile, inspector), a TLS listener with given certificates. The
+// daemon logs into `<name>/couic.log` ([logging] dir), as a deployed one does: its
+// records do not flow through this process, which is also the measuring client.
+import { readFileSync } from 'node:fs';
+import { access, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parse } from 'smol-toml';
-import type { BenchCerts } from './bench-certs.js';
-import type { Child } from './child-process.js';
+import { startDaemon as startKitDaemon, DAEMON_BIN, type Daemon } from '../../test/helpers/daemon.js';
+import { ownedScope } from '../../test/helpers/tmp.js';
+import { tlsEndpointOf, type BenchCerts } from './bench-certs.js';
+import { benchChild, type Child } from './child-process.js';
 import type { Endpoint } from './endpoint.js';
-import { DAEMON_BIN } from './paths.js';
-import { freeLoopbackPort } from './ports.js';
-import { startServerProcess } from './server-process.js';
 
 const READY_TIMEOUT_MS = 60_000;
+/** Node's startup line for `--inspect=127.0.0.1:0`, naming the port it bound. */
+const INSPECTOR_LISTENING = /Debugger listening on ws:\/\/127\.0\.0\.1:(\d+)\//;
 
 export interface DaemonOptions {
   /** pino level; the shipped default is "info" (each batch is one audit record). */
   readonly logLevel?: string;
   /** Write a V8 CPU profile of the daemon into this directory when it stops. */
   readonly cpuProfDir?: string;
-  /** Open the V8 inspector on a free loopback port (see BenchDaemon.inspectPort, lib/inspector-heap.ts). */
+  /** Open the V8 inspector on a loopback port (see BenchDaemon.inspectPort, lib/inspector-heap.ts). */
   readonly inspect?: boolean;
   /** Also serve the API on a TLS loopback listener with these certificates. */
   readonly tls?: BenchCerts;
@@ -42,6 +48,8 @@ export interface BenchDaemon {
   /** The inspector's port, when started with `inspect`. */
   readonly inspectPort?: number;
   readonly child: Child;
+  /** The daemon's log ([logging] dir). */
+  readonly logFile: string;
   stop(): Promise<void>;
 }
 
@@ -50,65 +58,68 @@ export async function startDaemon(dir: string, options: DaemonOptions = {}): Pro
     throw new Error(`${DAEMON_BIN} missing; build first (npx tsc -p tsconfig.json)`);
   });
   const base = join(dir, options.name ?? 'daemon');
-  const workingDir = join(base, 'wd');
-  const socketPath = join(base, 'couic.sock');
-  const configPath = join(base, 'couic.toml');
-  const port = options.tls !== undefined ? (options.port ?? (await freeLoopbackPort())) : undefined;
-  const q = (value: string): string => JSON.stringify(value);
-  const config = [
-    `working_dir = ${q(workingDir)}`,
-    ...(options.nodeId !== undefined ? [`node_id = ${q(options.nodeId)}`] : []),
-    '',
-    '[logging]',
-    `level = ${q(options.logLevel ?? 'info')}`,
-    '',
-    '[server]',
-    `socket = ${q(socketPath)}`,
-    ...(port !== undefined ? [`listen = ${q(`127.0.0.1:${port}`)}`] : []),
-    '',
-    ...(options.tls !== undefined
-      ? ['[tls]', `ca = ${q(options.tls.caPath)}`, `cert = ${q(options.tls.certPath)}`, `key = ${q(options.tls.keyPath)}`, '']
-      : []),
-    options.configExtra ?? '',
-  ].join('\n');
+  const logFile = join(base, 'couic.log');
   await mkdir(base, { recursive: true });
-  await writeFile(configPath, config, { mode: 0o600 });
-
-  const unix: Endpoint = { transport: 'unix', socketPath };
-  const profArgs = options.cpuProfDir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : [];
-  const inspectPort = options.inspect === true ? await freeLoopbackPort() : undefined;
-  if (inspectPort !== undefined) profArgs.push(`--inspect=127.0.0.1:${inspectPort}`);
-  const { child, token } = await startServerProcess({
-    what: 'couic daemon',
-    args: [...profArgs, ...(process.env['COUIC_BENCH_NODE_ARGS']?.split(' ').filter((a) => a !== '') ?? []), DAEMON_BIN, '-c', configPath],
-    logFile: join(base, 'daemon.log'),
-    readyTimeoutMs: READY_TIMEOUT_MS,
-    probeEndpoint: unix,
-    token: () => readAdminToken(workingDir),
-    probe: (rules, signal) => rules.checkAddress({ address: '192.0.2.1' }, { signal }),
-  });
+  const scope = ownedScope();
+  let daemon: Daemon;
+  try {
+    daemon = await startKitDaemon(scope, {
+      workingDir: join(base, 'wd'),
+      socketPath: join(base, 'couic.sock'),
+      loggingExtra: `level = ${JSON.stringify(options.logLevel ?? 'info')}\ndir = ${JSON.stringify(base)}`,
+      nodeArgs: nodeArgs(options),
+      readyTimeoutMs: READY_TIMEOUT_MS,
+      ...(options.nodeId !== undefined ? { nodeId: options.nodeId } : {}),
+      ...(options.configExtra !== undefined ? { configExtra: options.configExtra } : {}),
+      ...(options.tls !== undefined ? { tls: true, certs: options.tls, ...(options.port !== undefined ? { listenPort: options.port } : {}) } : {}),
+    });
+  } catch (error: unknown) {
+    await scope.close();
+    throw new Error(`${error instanceof Error ? error.message : String(error)}\n--- ${logFile} ---\n${tailOf(readLog(logFile), 30)}`);
+  }
+  const child = benchChild(daemon.process, (lines) => tailOf(readLog(logFile), lines), () => daemon.stop());
+  const inspectPort = options.inspect === true ? Number(INSPECTOR_LISTENING.exec(daemon.output())?.[1] ?? Number.NaN) : undefined;
+  if (Number.isNaN(inspectPort)) {
+    await daemon.stop();
+    await scope.close();
+    throw new Error('bench: the daemon did not print its inspector port');
+  }
   return {
     pid: child.pid,
-    socketPath,
-    workingDir,
-    unix,
-    ...(port !== undefined && options.tls !== undefined
-      ? { tls: { transport: 'tls', port, caPem: options.tls.caPem, serverName: options.tls.serverName } satisfies Endpoint }
-      : {}),
-    token,
+    socketPath: daemon.socketPath,
+    workingDir: daemon.workingDir,
+    unix: { transport: 'unix', socketPath: daemon.socketPath },
+    ...(options.tls !== undefined && daemon.listen !== undefined ? { tls: tlsEndpointOf(options.tls, daemon.listen.port) } : {}),
+    token: daemon.adminToken,
     ...(inspectPort !== undefined ? { inspectPort } : {}),
     child,
+    logFile,
     stop: async () => {
-      const exit = await child.stop();
-      if (exit.code !== 0) process.stderr.write(`bench: daemon exited with code ${exit.code} signal ${exit.signal}\n`);
+      const exit = await daemon.stop();
+      if (exit.code !== 0) {
+        process.stderr.write(`bench: daemon exited with code ${exit.code} signal ${exit.signal}; ${logFile}:\n${child.tail()}\n${daemon.output()}\n`);
+      }
+      await scope.close();
     },
   };
 }
 
-/** The token the daemon wrote for its default admin client on first start. */
-async function readAdminToken(workingDir: string): Promise<string> {
-  const text = await readFile(join(workingDir, 'rbac', 'clients', 'couicctl.toml'), 'utf8');
-  const token = parse(text)['token'];
-  if (typeof token !== 'string' || token === '') throw new Error('no token in couicctl.toml yet');
-  return token;
+/** V8 flags: the CPU profile, the inspector (on a port it picks), COUIC_BENCH_NODE_ARGS. */
+function nodeArgs(options: DaemonOptions): string[] {
+  const profile = options.cpuProfDir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : [];
+  const inspect = options.inspect === true ? ['--inspect=127.0.0.1:0'] : [];
+  const extra = process.env['COUIC_BENCH_NODE_ARGS']?.split(' ').filter((a) => a !== '') ?? [];
+  return profile.concat(inspect, extra);
+}
+
+function readLog(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function tailOf(text: string, lines: number): string {
+  return text.split('\n').slice(-lines).join('\n');
 }

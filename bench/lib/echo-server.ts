@@ -3,7 +3,9 @@
 // codecs, so it decodes exactly the bytes the daemon decodes and answers with a
 // response of the same shape. Whatever couic spends beyond this is couic's own cost.
 //
-// Run as a child process: `node --import tsx bench/lib/echo-server.ts <socket path> [<tls port> <cert> <key>]`.
+// Run as a child process: `node --import tsx bench/lib/echo-server.ts <socket path> [<cert> <key>]`;
+// once listening it prints `echo server listening on <socket path>` (and ` tls port <N>`,
+// the loopback port it bound).
 import { readFile } from 'node:fs/promises';
 import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall, type ServiceDefinition } from '@grpc/grpc-js';
 import { EntrySource } from '../../src/generated/couic/v1/entry.js';
@@ -34,12 +36,12 @@ export const EchoRulesService = {
 } satisfies ServiceDefinition;
 
 export interface EchoTls {
-  readonly port: number;
   readonly certPem: Buffer;
   readonly keyPem: Buffer;
 }
 
-export async function startEchoServer(socketPath: string, tls?: EchoTls): Promise<Server> {
+/** Serves on the Unix socket, and with `tls` on a loopback port it binds (returned as tlsPort). */
+export async function startEchoServer(socketPath: string, tls?: EchoTls): Promise<{ server: Server; tlsPort?: number }> {
   const server = new Server({
     'grpc.max_receive_message_length': BENCH_MAX_MESSAGE_BYTES,
     'grpc.max_send_message_length': BENCH_MAX_MESSAGE_BYTES,
@@ -64,27 +66,23 @@ export async function startEchoServer(socketPath: string, tls?: EchoTls): Promis
       callback(null, { added: call.request.rules.length, replaced: 0 });
     },
   });
-  const bind = (address: string, credentials: ServerCredentials): Promise<void> =>
-    new Promise<void>((resolve, reject) => {
-      server.bindAsync(address, credentials, (error) => (error ? reject(error) : resolve()));
+  const bind = (address: string, credentials: ServerCredentials): Promise<number> =>
+    new Promise<number>((resolve, reject) => {
+      server.bindAsync(address, credentials, (error, port) => (error ? reject(error) : resolve(port)));
     });
   await bind(`unix://${socketPath}`, ServerCredentials.createInsecure());
-  if (tls !== undefined) {
-    // Same TLS setup as the daemon's listener: server certificate, no client certificate.
-    await bind(`127.0.0.1:${tls.port}`, ServerCredentials.createSsl(null, [{ cert_chain: tls.certPem, private_key: tls.keyPem }], false));
-  }
-  return server;
+  if (tls === undefined) return { server };
+  // Same TLS setup as the daemon's listener: server certificate, no client certificate.
+  const tlsPort = await bind('127.0.0.1:0', ServerCredentials.createSsl(null, [{ cert_chain: tls.certPem, private_key: tls.keyPem }], false));
+  return { server, tlsPort };
 }
 
 async function main(): Promise<void> {
-  const [socketPath, port, certPath, keyPath] = process.argv.slice(2);
-  if (socketPath === undefined) throw new Error('usage: echo-server.ts <socket path> [<tls port> <cert> <key>]');
-  const tls =
-    port !== undefined && certPath !== undefined && keyPath !== undefined
-      ? { port: Number(port), certPem: await readFile(certPath), keyPem: await readFile(keyPath) }
-      : undefined;
-  const server = await startEchoServer(socketPath, tls);
-  process.stdout.write(`echo server listening on ${socketPath}\n`);
+  const [socketPath, certPath, keyPath] = process.argv.slice(2);
+  if (socketPath === undefined) throw new Error('usage: echo-server.ts <socket path> [<cert> <key>]');
+  const tls = certPath !== undefined && keyPath !== undefined ? { certPem: await readFile(certPath), keyPem: await readFile(keyPath) } : undefined;
+  const { server, tlsPort } = await startEchoServer(socketPath, tls);
+  process.stdout.write(`echo server listening on ${socketPath}${tlsPort !== undefined ? ` tls port ${tlsPort}` : ''}\n`);
   const stop = (): void => {
     server.tryShutdown(() => process.exit(0));
   };

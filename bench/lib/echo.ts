@@ -1,15 +1,19 @@
 // Starts the echo baseline (echo-server.ts) as a child process, like the daemon, so
-// client and server sit in separate processes in both measurements.
+// client and server sit in separate processes in both measurements. Ready when it
+// says it listens (after its binds); its TLS port is the one it bound and printed.
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { BenchCerts } from './bench-certs.js';
-import type { Child } from './child-process.js';
+import { OutputBuffer, stopChild, waitForLine } from '../../test/helpers/child.js';
+import { REPO_ROOT } from '../../test/helpers/daemon.js';
+import { tlsEndpointOf, type BenchCerts } from './bench-certs.js';
+import { benchChild, type Child } from './child-process.js';
 import type { Endpoint } from './endpoint.js';
-import { freeLoopbackPort } from './ports.js';
-import { startServerProcess } from './server-process.js';
 
 const ECHO_SCRIPT = fileURLToPath(new URL('./echo-server.ts', import.meta.url));
 const READY_TIMEOUT_MS = 30_000;
+const STOP_TIMEOUT_MS = 10_000;
+const LISTENING = /echo server listening on \S+(?: tls port (\d+))?\n/;
 
 export interface EchoServer {
   readonly pid: number;
@@ -25,29 +29,30 @@ export interface EchoServer {
 /** The echo on a Unix socket, and also on TLS loopback TCP when `tls` is given. */
 export async function startEcho(dir: string, tls?: BenchCerts): Promise<EchoServer> {
   const socketPath = join(dir, 'echo.sock');
-  const token = '00000000-0000-4000-8000-000000000000';
-  const port = tls !== undefined ? await freeLoopbackPort() : undefined;
-  const tlsArgs = tls !== undefined && port !== undefined ? [String(port), tls.certPath, tls.keyPath] : [];
-  const unix: Endpoint = { transport: 'unix', socketPath };
-  const { child } = await startServerProcess({
-    what: 'echo server',
-    args: ['--import', 'tsx', ECHO_SCRIPT, socketPath, ...tlsArgs],
-    logFile: join(dir, 'echo.log'),
-    readyTimeoutMs: READY_TIMEOUT_MS,
-    probeEndpoint: unix,
-    token: async () => token,
+  const tlsArgs = tls !== undefined ? [tls.serverCertPath, tls.serverKeyPath] : [];
+  const output = new OutputBuffer(64 * 1024);
+  const child = output.attach(
+    spawn(process.execPath, ['--import', 'tsx', ECHO_SCRIPT, socketPath, ...tlsArgs], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, NODE_OPTIONS: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
+  const listening = await waitForLine(child, LISTENING, READY_TIMEOUT_MS).catch(async (error: unknown) => {
+    await stopChild(child, 'SIGKILL', STOP_TIMEOUT_MS);
+    throw new Error(`echo server did not start: ${String(error)}\n${output.toString()}`);
   });
+  const tlsPort = listening[1] !== undefined ? Number(listening[1]) : undefined;
+  const handle = benchChild(child, (lines) => output.toString().split('\n').slice(-lines).join('\n'), () => stopChild(child, 'SIGTERM', STOP_TIMEOUT_MS));
   return {
-    pid: child.pid,
+    pid: handle.pid,
     socketPath,
-    unix,
-    ...(tls !== undefined && port !== undefined
-      ? { tls: { transport: 'tls', port, caPem: tls.caPem, serverName: tls.serverName } satisfies Endpoint }
-      : {}),
-    token,
-    child,
+    unix: { transport: 'unix', socketPath },
+    ...(tls !== undefined && tlsPort !== undefined ? { tls: tlsEndpointOf(tls, tlsPort) } : {}),
+    token: '00000000-0000-4000-8000-000000000000',
+    child: handle,
     stop: async () => {
-      await child.stop();
+      await handle.stop();
     },
   };
 }

@@ -1,15 +1,21 @@
-// Starts N couic daemons peered over mTLS for the replication benchmarks: one cluster
-// CA and certificate per node, a TLS listener each, and for every link "from -> to" a
-// `peering` client written into `to`'s client directory before it starts (with the
-// default admin client, which is then not generated). Nodes start in reverse order,
-// so every peer a node dials already listens.
+// Starts N couic daemons peered over mTLS for the replication benchmarks, with the test
+// kit's pieces (cluster CA and node certificates, the [peering] block, clients, the
+// daemon launcher). Unlike the kit's startCluster (which adds peering clients with the
+// real CLI and restarts every node), each node's port is fixed and every link's
+// `peering` client file is written before the node starts, so nodes start once, in
+// reverse order (every peer a node dials already listens), and a node can be left
+// absent (its peers dial it in vain) and started later on the same port.
 import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { makeCertificates } from '../../src/pki/make-certificates.js';
-import { createCouicClients, type CouicClients } from '../../src/cli/connection.js';
+import { formatClientFile } from '../../src/rbac/client-file.js';
+import type { Group } from '../../src/rbac/permissions.js';
+import { openClients, unixEndpoint, type CouicClients } from '../../test/helpers/clients.js';
+import { makeClusterCerts, peeringBlock, type ClusterOptions } from '../../test/helpers/cluster.js';
+import { freePort } from '../../test/helpers/daemon.js';
 import { startDaemon, type BenchDaemon, type DaemonOptions } from './daemon.js';
-import { freeLoopbackPort } from './ports.js';
+
+export { waitUntil } from '../../test/helpers/wait.js';
 
 export interface PeeredNode {
   readonly name: string;
@@ -19,12 +25,8 @@ export interface PeeredNode {
   readonly port: number;
 }
 
-export interface PeeredNodesOptions {
-  readonly names: readonly string[];
-  /** Directed links [from, to]: `from` dials `to` (one stream per pair is enough). */
-  readonly links: readonly (readonly [string, string])[];
-  /** Lines inside [peering] (e.g. "flush_interval_ms = 250"). */
-  readonly peeringExtra?: string;
+/** Names, directed links [from, to] (`from` dials `to`) and [peering] lines, as the kit's startCluster takes them. */
+export interface PeeredNodesOptions extends Pick<ClusterOptions, 'names' | 'links' | 'peeringExtra'> {
   /** Nodes not started (yet): their port and clients are reserved, so others dial them in vain. */
   readonly absent?: readonly string[];
   readonly daemon?: Pick<DaemonOptions, 'logLevel' | 'cpuProfDir' | 'inspect'>;
@@ -40,7 +42,7 @@ export interface PeeredCluster {
 }
 
 interface NodePlan {
-  readonly name: string;
+  /** Told to its peers before it starts (and reserved while it is absent): picked in advance. */
   readonly port: number;
   readonly adminToken: string;
   /** Tokens of the peering clients this node accepts, by dialler. */
@@ -49,15 +51,9 @@ interface NodePlan {
 }
 
 export async function startPeeredNodes(dir: string, options: PeeredNodesOptions): Promise<PeeredCluster> {
-  const certDir = join(dir, 'certs');
-  const written = await makeCertificates({ outDir: certDir, nodes: options.names, dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], validDays: 2, caValidDays: 2 });
-  const ca = written.find((c) => c.kind === 'ca');
-  if (ca === undefined) throw new Error('bench: no CA written');
-  const caPem = await readFile(ca.certPath);
+  const certs = await makeClusterCerts(join(dir, 'certs'), options.names);
   const plans = new Map<string, NodePlan>();
-  for (const name of options.names) {
-    plans.set(name, { name, port: await freeLoopbackPort(), adminToken: randomUUID(), inbound: new Map(), outbound: [] });
-  }
+  for (const name of options.names) plans.set(name, { port: await freePort(), adminToken: randomUUID(), inbound: new Map(), outbound: [] });
   const plan = (name: string): NodePlan => {
     const p = plans.get(name);
     if (p === undefined) throw new Error(`bench: unknown node ${name}`);
@@ -71,33 +67,22 @@ export async function startPeeredNodes(dir: string, options: PeeredNodesOptions)
 
   const start = async (name: string): Promise<PeeredNode> => {
     const p = plan(name);
-    const cert = written.find((c) => c.kind === 'node' && c.name === name);
-    if (cert === undefined) throw new Error(`bench: no certificate for ${name}`);
     const clientsDir = join(dir, name, 'wd', 'rbac', 'clients');
     await mkdir(clientsDir, { recursive: true, mode: 0o700 });
-    const clientFile = (client: string, group: string, token: string) =>
-      writeFile(join(clientsDir, `${client}.toml`), `name = "${client}"\ngroup = "${group}"\ntoken = "${token}"\n`, { mode: 0o600 });
+    const clientFile = (client: string, group: Group, token: string): Promise<void> =>
+      writeFile(join(clientsDir, `${client}.toml`), formatClientFile({ name: client, group, token }), { mode: 0o600 });
     await clientFile('couicctl', 'admin', p.adminToken);
     for (const [from, token] of p.inbound) await clientFile(from, 'peering', token);
-    const peering = ['[peering]', 'enabled = true', options.peeringExtra ?? ''];
-    for (const to of p.outbound) {
-      const token = plan(to).inbound.get(name) ?? '';
-      peering.push('', '[[peering.peers]]', 'host = "localhost"', `port = ${plan(to).port}`, 'tls = true', `token = "${token}"`);
-    }
+    const peers = p.outbound.map((to) => ({ host: 'localhost', port: plan(to).port, token: plan(to).inbound.get(name) ?? '' }));
     const daemon = await startDaemon(dir, {
       ...options.daemon,
       name,
       port: p.port,
       nodeId: name,
-      tls: { caPath: ca.certPath, caPem, certPath: cert.certPath, keyPath: cert.keyPath, serverName: 'localhost' },
-      configExtra: peering.join('\n'),
+      tls: certs.get(name) ?? missing(`no certificate for ${name}`),
+      configExtra: peeringBlock(peers, options.peeringExtra ?? ''),
     });
-    const api = createCouicClients({
-      target: `unix:${daemon.socketPath}`,
-      token: daemon.token,
-      channelOptions: { 'grpc.max_receive_message_length': 64 * 1024 * 1024, 'grpc.max_send_message_length': 64 * 1024 * 1024 },
-    });
-    const node: PeeredNode = { name, daemon, api, port: p.port };
+    const node: PeeredNode = { name, daemon, api: openClients(unixEndpoint(daemon.socketPath), daemon.token), port: p.port };
     nodes.set(name, node);
     return node;
   };
@@ -119,11 +104,7 @@ export async function startPeeredNodes(dir: string, options: PeeredNodesOptions)
   }
   return {
     nodes,
-    node(name) {
-      const node = nodes.get(name);
-      if (node === undefined) throw new Error(`bench: node ${name} is not running`);
-      return node;
-    },
+    node: (name) => nodes.get(name) ?? missing(`bench: node ${name} is not running`),
     start,
     stopNode,
     async stop() {
@@ -132,11 +113,6 @@ export async function startPeeredNodes(dir: string, options: PeeredNodesOptions)
   };
 }
 
-/** Polls `probe` every 50 ms until true; throws after `timeoutMs`. */
-export async function waitUntil(what: string, probe: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!(await probe())) {
-    if (performance.now() > deadline) throw new Error(`bench: ${what} not reached within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+function missing(message: string): never {
+  throw new Error(message);
 }

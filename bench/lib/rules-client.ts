@@ -1,13 +1,12 @@
-// The benchmark's gRPC client: the generated RulesService client on an endpoint (Unix
-// socket or TLS), with the bearer token on every call and a send limit large enough
-// for 100,000-rule batches. The same client dials the daemon and the echo baseline.
-import { createClient, Metadata, type Client } from 'nice-grpc';
-import { RulesServiceDefinition } from '../../src/generated/couic/v1/rules.js';
-import { openChannel, type Endpoint } from './endpoint.js';
+// The benchmark's gRPC client: the RulesService client of the test kit's connection
+// (the CLI's own factory, bearer token on every call) on an endpoint (Unix socket or
+// TLS). The same client dials the daemon and the echo baseline.
+import { openClients, type CouicClients } from '../../test/helpers/clients.js';
+import { kitEndpoint, type Endpoint } from './endpoint.js';
 
 export { BENCH_MAX_MESSAGE_BYTES } from './endpoint.js';
 
-export type RulesClient = Client<typeof RulesServiceDefinition>;
+export type RulesClient = CouicClients['rules'];
 
 export interface OpenClient {
   readonly rules: RulesClient;
@@ -15,9 +14,6 @@ export interface OpenClient {
 }
 
 export function openRulesClient(endpoint: Endpoint, token: string): OpenClient {
-  const channel = openChannel(endpoint);
-  const rules = createClient(RulesServiceDefinition, channel, {
-    '*': { metadata: Metadata({ authorization: `Bearer ${token}` }) },
-  });
-  return { rules, close: () => channel.close() };
+  const clients = openClients(kitEndpoint(endpoint), token);
+  return { rules: clients.rules, close: () => clients.close() };
 }

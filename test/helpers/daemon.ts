@@ -42,6 +42,10 @@ export interface StartDaemonOptions {
   readonly readyTimeoutMs?: number;
   /** Command the daemon runs under, e.g. ['nsenter', '--net=/run/netns/x'] (XDP tests). */
   readonly spawnPrefix?: readonly string[];
+  /** Node/V8 flags before bin/couic.js (benchmarks: --cpu-prof, --inspect). */
+  readonly nodeArgs?: readonly string[];
+  /** TLS listener port, when peers must be told it before this daemon starts (default: a free one). */
+  readonly listenPort?: number;
 }
 
 export interface ExitInfo {
@@ -163,8 +167,8 @@ class OutputLog {
   }
 }
 
-export function spawnDaemon(configPath: string, log?: OutputLog, prefix: readonly string[] = []): ChildProcess {
-  const argv = [...prefix, process.execPath, DAEMON_BIN, '-c', configPath];
+export function spawnDaemon(configPath: string, log?: OutputLog, prefix: readonly string[] = [], nodeArgs: readonly string[] = []): ChildProcess {
+  const argv = [...prefix, process.execPath, ...nodeArgs, DAEMON_BIN, '-c', configPath];
   const child = spawn(argv[0] ?? process.execPath, argv.slice(1), {
     cwd: REPO_ROOT,
     env: { ...process.env, NODE_OPTIONS: '' },
@@ -281,7 +285,7 @@ export async function startDaemon(t: Scope, options: StartDaemonOptions = {}): P
   const socketPath = options.socketPath ?? join(dir, 'couic.sock');
   const wantTls = options.tls === true || options.mtls === true;
   const certs = options.certs ?? (wantTls ? await makeTestCerts(join(dir, 'certs')) : undefined);
-  const listen = wantTls ? { host: '127.0.0.1', port: await freePort() } : undefined;
+  const listen = wantTls ? { host: '127.0.0.1', port: options.listenPort ?? (await freePort()) } : undefined;
   const metricsListen = options.metrics === true ? { host: '127.0.0.1', port: await freePort() } : undefined;
   const configPath = join(dir, 'couic.toml');
   await writeFile(
@@ -306,7 +310,7 @@ export async function startDaemon(t: Scope, options: StartDaemonOptions = {}): P
 
   const launch = async (): Promise<void> => {
     log.note(`starting: node bin/couic.js -c ${configPath}`);
-    const started = spawnDaemon(configPath, log, options.spawnPrefix);
+    const started = spawnDaemon(configPath, log, options.spawnPrefix, options.nodeArgs);
     child = started;
     try {
       await waitHealthy(socketPath, started, readyTimeoutMs);

@@ -1,16 +1,25 @@
-// Starts real nats-server processes (Debian's, JetStream on) for the bus tests: one
-// server or a 3-server cluster, on free loopback ports, store in a temp dir,
-// optional TLS and user/password; always stopped at teardown. kill() and start()
-// let a test take a server down and bring it back on the same port and store.
+// Starts real nats-server processes (Debian's, JetStream on) for the bus tests and
+// benchmarks: one server or a 3-server cluster on loopback, store in a temp dir,
+// optional TLS and user/password; always stopped at teardown. Client ports are bound
+// by nats-server itself (port -1, the port read from its log); only cluster route
+// ports are picked in advance, since every server's config must list its routes.
+// kill() and start() let a test take a server down and bring it back on the same
+// port and store.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect as connectNats, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
-import { exitInfo, freePort, waitExit, waitTcpOpen } from './daemon.js';
+import { OutputBuffer, stopChild, waitForLine } from './child.js';
+import { exitInfo, freePort } from './daemon.js';
 import type { TestCerts } from './certs.js';
 import { makeTempDir, type Scope } from './tmp.js';
 
 export const NATS_BIN = process.env['NATS_SERVER_BIN'] ?? 'nats-server';
+
+const START_TIMEOUT_MS = 20_000;
+const STOP_TIMEOUT_MS = 10_000;
+/** nats-server's startup line naming its bound client address. */
+const LISTENING = /Listening for client connections on [^\s]*:(\d+)/;
 
 export interface NatsServerOptions {
   /** Serve TLS with these certificates (server cert for 127.0.0.1/localhost). */
@@ -18,6 +27,8 @@ export interface NatsServerOptions {
   /** Also require client certificates. */
   readonly verifyClients?: boolean;
   readonly user?: { readonly user: string; readonly password: string };
+  /** JetStream file store limit (default 2GB). */
+  readonly maxFileStore?: string;
 }
 
 export interface NatsServer {
@@ -43,7 +54,6 @@ export interface NatsCluster {
 
 interface ServerSpec {
   readonly name: string;
-  readonly port: number;
   readonly dir: string;
   readonly cluster?: { readonly port: number; readonly routes: readonly number[] };
   readonly options: NatsServerOptions;
@@ -51,12 +61,13 @@ interface ServerSpec {
 
 const q = (value: string): string => JSON.stringify(value);
 
-function configText(spec: ServerSpec): string {
+/** `port` -1: nats-server picks a free one (first start); later starts reuse the one it picked. */
+function configText(spec: ServerSpec, port: number): string {
   const lines = [
     `server_name: ${q(spec.name)}`,
     'host: "127.0.0.1"',
-    `port: ${spec.port}`,
-    `jetstream: { store_dir: ${q(join(spec.dir, spec.name, 'store'))}, max_memory_store: 64MB, max_file_store: 2GB }`,
+    `port: ${port}`,
+    `jetstream: { store_dir: ${q(join(spec.dir, spec.name, 'store'))}, max_memory_store: 64MB, max_file_store: ${spec.options.maxFileStore ?? '2GB'} }`,
   ];
   const tls = spec.options.tls;
   if (tls !== undefined) {
@@ -75,44 +86,35 @@ function configText(spec: ServerSpec): string {
 
 async function launchServer(t: Scope, spec: ServerSpec): Promise<NatsServer> {
   const configPath = join(spec.dir, `${spec.name}.conf`);
-  await writeFile(configPath, configText(spec));
+  let port = -1;
   let child: ChildProcess | undefined;
-  let text = '';
+  const output = new OutputBuffer();
   const scheme = spec.options.tls !== undefined ? 'tls' : 'nats';
 
   const start = async (): Promise<void> => {
-    const started = spawn(NATS_BIN, ['-c', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    await writeFile(configPath, configText(spec, port));
+    const started = output.attach(spawn(NATS_BIN, ['-c', configPath], { stdio: ['ignore', 'pipe', 'pipe'] }));
     child = started;
-    const append = (chunk: Buffer): void => {
-      text += chunk.toString('utf8');
-      if (text.length > 1_000_000) text = text.slice(-500_000);
-    };
-    started.stdout?.on('data', append);
-    started.stderr?.on('data', append);
-    started.once('error', (error) => (text += `[spawn error] ${error.message}\n`));
-    await waitTcpOpen({ host: '127.0.0.1', port: spec.port }, started, 20_000).catch((error: unknown) => {
-      throw new Error(`nats-server ${spec.name} did not start: ${String(error)}\n${text}`);
+    // The line comes once the client listener is bound, so connections succeed from here.
+    const listening = await waitForLine(started, LISTENING, START_TIMEOUT_MS).catch((error: unknown) => {
+      throw new Error(`nats-server ${spec.name} did not start: ${String(error)}\n${output.toString()}`);
     });
+    port = Number(listening[1]);
   };
   const halt = async (signal: NodeJS.Signals): Promise<void> => {
-    if (child === undefined || exitInfo(child) !== undefined) return;
-    child.kill(signal);
-    if ((await waitExit(child, 10_000)) === undefined) {
-      child.kill('SIGKILL');
-      await waitExit(child, 10_000);
-    }
+    if (child !== undefined) await stopChild(child, signal, STOP_TIMEOUT_MS);
   };
   t.teardown(async () => {
     await halt('SIGKILL');
-    if (!t.passed) t.log(`nats-server ${spec.name} output (last lines):\n${text.split('\n').slice(-30).join('\n')}`);
+    if (!t.passed) t.log(`nats-server ${spec.name} output (last lines):\n${output.toString().split('\n').slice(-30).join('\n')}`);
   });
   await start();
   return {
     name: spec.name,
-    port: spec.port,
-    url: `${scheme}://127.0.0.1:${spec.port}`,
+    port,
+    url: `${scheme}://127.0.0.1:${port}`,
     storeDir: join(spec.dir, spec.name, 'store'),
-    output: () => text,
+    output: () => output.toString(),
     running: () => child !== undefined && exitInfo(child) === undefined,
     kill: () => halt('SIGKILL'),
     stop: () => halt('SIGTERM'),
@@ -120,28 +122,24 @@ async function launchServer(t: Scope, spec: ServerSpec): Promise<NatsServer> {
   };
 }
 
-/** One nats-server with JetStream, on a free loopback port. */
+/** One nats-server with JetStream, on a loopback port it picks itself. */
 export async function startNats(t: Scope, options: NatsServerOptions = {}): Promise<NatsServer> {
   const dir = await makeTempDir(t, 'couic-nats-');
-  return launchServer(t, { name: 'n1', port: await freePort(), dir, options });
+  return launchServer(t, { name: 'n1', dir, options });
 }
 
 /** `size` clustered nats-servers with JetStream (all routes known to all). */
 export async function startNatsCluster(t: Scope, size = 3, options: NatsServerOptions = {}): Promise<NatsCluster> {
   const dir = await makeTempDir(t, 'couic-natsc-');
-  const ports: number[] = [];
+  // Route ports are in every server's config before any starts: picked in advance.
   const clusterPorts: number[] = [];
-  for (let i = 0; i < size; i++) {
-    ports.push(await freePort());
-    clusterPorts.push(await freePort());
-  }
+  for (let i = 0; i < size; i++) clusterPorts.push(await freePort());
   const servers = await Promise.all(
-    ports.map((port, i) =>
+    clusterPorts.map((clusterPort, i) =>
       launchServer(t, {
         name: `n${i + 1}`,
-        port,
         dir,
-        cluster: { port: clusterPorts[i] as number, routes: clusterPorts.filter((_, j) => j !== i) },
+        cluster: { port: clusterPort, routes: clusterPorts.filter((_, j) => j !== i) },
         options,
       }),
     ),
@@ -156,12 +154,4 @@ export async function natsClient(t: Scope, servers: string | readonly string[], 
   return nc;
 }
 
-/** Polls `check` until it returns true (bounded); returns whether it did. */
-export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 30_000, intervalMs = 50): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() >= deadline) return false;
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
+export { eventually } from './wait.js';

@@ -1,5 +1,6 @@
 // Small builders for rule requests and polling, shared by the integration tests.
 import { Policy, type RuleSpec } from '../../src/generated/couic/v1/entry.js';
+import { eventually as pollUntil } from './wait.js';
 
 export { Policy };
 
@@ -30,12 +31,7 @@ export function nowSeconds(): number {
   return Math.floor(Date.now() / 1000);
 }
 
-/** Polls `probe` every `intervalMs` until it returns true; false when `timeoutMs` passed. */
-export async function eventually(probe: () => Promise<boolean>, timeoutMs: number, intervalMs = 100): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await probe()) return true;
-    if (Date.now() >= deadline) return false;
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
+/** Polls `probe` every `intervalMs` (default 100) until it returns true; false when `timeoutMs` passed. */
+export function eventually(probe: () => Promise<boolean>, timeoutMs: number, intervalMs = 100): Promise<boolean> {
+  return pollUntil(probe, timeoutMs, intervalMs);
 }
