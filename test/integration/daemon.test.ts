@@ -8,6 +8,10 @@ import { once } from 'node:events';
 import { readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { create, createFileRegistry, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
+import { type ClientDuplexStream, Client as GrpcClient, type ChannelCredentials, credentials, loadPackageDefinition, Metadata, type ServiceError, status } from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
 import { connectUnix } from '../helpers/clients.js';
 import { daemonConfigToml, freePort, readClientToken, REPO_ROOT, runDaemonToExit, startDaemon, waitExit } from '../helpers/daemon.js';
 import { listServices, reflect } from '../helpers/reflection.js';
@@ -286,4 +290,70 @@ test('npm start launcher: a daemon that cannot start gets no banner, and the lau
   t.not(exit?.code, 0, launcher.output());
   t.regex(launcher.output(), /cannot start/);
   t.notRegex(launcher.output(), /couic is running/);
+});
+
+/** One reflection request in package `version` (v1 or v1alpha), as tools such as grpcurl send it. */
+async function reflectAs(version: 'v1' | 'v1alpha', socketPath: string, request: Record<string, string>): Promise<Record<string, unknown>> {
+  const definition = loadSync(join(REPO_ROOT, 'proto', 'grpc', 'reflection', version, 'reflection.proto'), { keepCase: true, defaults: true, oneofs: true });
+  const loaded = loadPackageDefinition(definition) as unknown as {
+    grpc: { reflection: Record<string, { ServerReflection: new (target: string, creds: ChannelCredentials) => GrpcClient & { ServerReflectionInfo(): ClientDuplexStream<unknown, Record<string, unknown>> } }> };
+  };
+  const Client = loaded.grpc.reflection[version]?.ServerReflection;
+  if (Client === undefined) throw new Error(`no ${version} client`);
+  const client = new Client(`unix:${socketPath}`, credentials.createInsecure());
+  try {
+    const call = client.ServerReflectionInfo();
+    const answer = once(call, 'data') as Promise<[Record<string, unknown>]>;
+    call.write(request);
+    const [response] = await answer;
+    call.end();
+    return response;
+  } finally {
+    client.close();
+  }
+}
+
+for (const version of ['v1', 'v1alpha'] as const) {
+  test(`reflection ${version}: lists couic, health and both reflection services; describes them`, async (t) => {
+    const daemon = await startDaemon(t);
+    const listed = await reflectAs(version, daemon.socketPath, { list_services: '*' });
+    const names = ((listed['list_services_response'] as { service: { name: string }[] } | undefined)?.service ?? []).map((s) => s.name);
+    for (const name of ['couic.v1.RulesService', 'couic.v1.StatsService', 'grpc.health.v1.Health', 'grpc.reflection.v1.ServerReflection', 'grpc.reflection.v1alpha.ServerReflection']) {
+      t.true(names.includes(name), `${name} in ${names.join(', ')}`);
+    }
+    for (const symbol of ['couic.v1.RulesService', 'grpc.health.v1.Health']) {
+      const file = await reflectAs(version, daemon.socketPath, { file_containing_symbol: symbol });
+      const protos = (file['file_descriptor_response'] as { file_descriptor_proto: Buffer[] } | undefined)?.file_descriptor_proto ?? [];
+      t.true(protos.length > 0, `${symbol}: ${JSON.stringify(file['error_response'])}`);
+    }
+  });
+}
+
+test('an int64 expiration of 2^63-1 (far future as Go/Java/Python send it) is INVALID_ARGUMENT naming rules[1].expiration', async (t) => {
+  const daemon = await startDaemon(t);
+  // Encoded by descriptor with bigint int64, as other languages' generated code would.
+  const registry = createFileRegistry(fromBinary(FileDescriptorSetSchema, await readFile(join(REPO_ROOT, 'src', 'generated', 'couic.protoset'))));
+  const schema = registry.getMessage('couic.v1.AddRulesRequest');
+  if (schema === undefined) throw new Error('AddRulesRequest not in the protoset');
+  const body = toBinary(
+    schema,
+    create(schema, {
+      rules: [
+        { policy: Policy.POLICY_DROP, cidr: '192.0.2.30/32', expiration: 0n },
+        { policy: Policy.POLICY_DROP, cidr: '192.0.2.31/32', expiration: 2n ** 63n - 1n },
+      ],
+    }),
+  );
+  const client = new GrpcClient(`unix:${daemon.socketPath}`, credentials.createInsecure());
+  t.teardown(() => client.close());
+  const metadata = new Metadata();
+  metadata.set('authorization', `Bearer ${daemon.adminToken}`);
+  const error = await new Promise<ServiceError | undefined>((resolve) => {
+    client.makeUnaryRequest('/couic.v1.RulesService/AddRules', (b: Buffer) => b, (b: Buffer) => b, Buffer.from(body), metadata, (err) => resolve(err ?? undefined));
+  });
+  t.is(error?.code, status.INVALID_ARGUMENT, error?.message);
+  t.regex(error?.details ?? '', /^rules\[1\]\.expiration: 9223372036854775807 is out of range/);
+  // Nothing of the batch was applied.
+  const api = connectUnix(t, daemon.socketPath, daemon.adminToken);
+  await t.throwsAsync(api.rules.getRule({ policy: Policy.POLICY_DROP, cidr: '192.0.2.30/32' }));
 });
