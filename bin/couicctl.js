@@ -3,8 +3,9 @@
 // dist/cli/couicctl.cjs (scripts/bundle-cli.js, part of `npm run build`) with a V8
 // code cache beside it, so a command does not spend its start-up compiling: Node 20
 // has no module.enableCompileCache (22.1+), hence vm.Script's cachedData by hand.
-// Without the bundle (tsc output only) it imports dist/cli/main.js.
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+// Without the bundle, or with one older than tsc's output (`npx tsc` alone after an
+// edit), it imports dist/cli/main.js instead, so a stale bundle never runs.
+import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,5 +44,8 @@ function runBundle() {
   script.runInThisContext()(module.exports, createRequire(bundle), module, bundle, dirname(bundle));
 }
 
-if (existsSync(bundle)) runBundle();
+const mtime = (url) => statSync(url, { throwIfNoEntry: false })?.mtimeMs;
+const bundleTime = mtime(bundle);
+const compiledTime = mtime(new URL('../dist/cli/main.js', import.meta.url));
+if (bundleTime !== undefined && (compiledTime === undefined || compiledTime <= bundleTime)) runBundle();
 else await import('../dist/cli/main.js');

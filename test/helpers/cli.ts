@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { clientFilePath, REPO_ROOT, type Daemon } from './daemon.js';
 
 export const CLI_BIN = join(REPO_ROOT, 'bin', 'couicctl.js');
-const CLI_TIMEOUT_MS = 30_000;
+// Kills a hung CLI; a safety limit (a loaded 2-core machine can take seconds to start node).
+const CLI_TIMEOUT_MS = 60_000;
 
 export interface CliResult {
   readonly code: number | null;

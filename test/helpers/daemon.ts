@@ -394,7 +394,8 @@ export async function startDaemon(t: Scope, options: StartDaemonOptions = {}): P
       return child;
     },
     output: () => log.toString(),
-    waitForOutput: async (pattern, timeoutMs = 5_000) => {
+    // A limit for a record that never comes, not a speed check: sized for a loaded machine.
+    waitForOutput: async (pattern, timeoutMs = 30_000) => {
       const deadline = Date.now() + timeoutMs;
       while (!pattern.test(log.toString())) {
         if (Date.now() >= deadline) return false;
