@@ -2,8 +2,8 @@
 // Generates the man pages and shell completions shipped in the package (dist/man,
 // dist/completion), from the sources users already see: couicctl(8) from the CLI's
 // yargs command tree (every command's --help), couic(8) from `couic --help` plus the
-// operating notes below, couic.toml(5) from docs/config.md. Runs in `npm run build`
-// after the CLI bundle; the package's `man` field installs the pages.
+// operating notes below, couic.toml(5) from docs/config.md. Run by `npm pack` (prepack),
+// after the build; the package's `man` field installs the pages.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
