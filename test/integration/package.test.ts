@@ -39,6 +39,14 @@ test('npm pack + npm install -g: couic and couicctl run from the install; no tes
   for (const wanted of ['bin/couic.js', 'bin/couicctl.js', 'dist/daemon/main.js', 'dist/cli/couicctl.cjs', 'dist/man/couicctl.8', 'dist/man/couic.toml.5', 'dist/completion/couicctl.bash', 'src/generated/couic.protoset', 'packaging/systemd/couic.service', 'packaging/examples/couic.toml']) {
     t.true(files.includes(wanted), `${wanted} in the package`);
   }
+  // The daemon loads its XDP program from the package (build/bpf/, next to dist/); the
+  // prepack builds it wherever clang and libbpf-dev are there (CI installs them).
+  const canBuildBpf = await run('clang', ['--version']).then(
+    () => true,
+    () => false,
+  );
+  if (canBuildBpf) t.true(files.includes('build/bpf/couic.bpf.o'), 'XDP object in the package');
+  else t.log('clang missing: the package has no XDP object (userspace data plane only)');
   t.deepEqual(files.filter((f) => f.startsWith('test/') || f.startsWith('bench/') || f.endsWith('.map') || f.endsWith('.ts')), [], 'no tests, benchmarks, sources or source maps');
 
   const prefix = join(dir, 'prefix');
