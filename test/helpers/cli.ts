@@ -45,8 +45,27 @@ export async function runCli(daemon: Pick<Daemon, 'dir' | 'socketPath' | 'workin
   return runCliRaw(argv, options);
 }
 
+/**
+ * At most this many couicctl processes of one test file run at once: concurrent tests
+ * each starting node on a loaded 2-core machine made every start slower than needed.
+ */
+const CONCURRENT_RUNS = 4;
+let running = 0;
+const waiting: (() => void)[] = [];
+
 /** Runs couicctl with exactly `argv` (no -c added). */
 export async function runCliRaw(argv: readonly string[], options: CliOptions = {}): Promise<CliResult> {
+  if (running >= CONCURRENT_RUNS) await new Promise<void>((resolve) => waiting.push(resolve));
+  running += 1;
+  try {
+    return await runCliNow(argv, options);
+  } finally {
+    running -= 1;
+    waiting.shift()?.();
+  }
+}
+
+async function runCliNow(argv: readonly string[], options: CliOptions): Promise<CliResult> {
   const child = spawn(process.execPath, [CLI_BIN, ...argv], {
     cwd: REPO_ROOT,
     env: { ...process.env, NODE_OPTIONS: '', NO_COLOR: '1', ...options.env },
