@@ -14,6 +14,35 @@ import { build } from 'esbuild';
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const outfile = join(root, 'dist', 'cli', 'couicctl.cjs');
 
+/**
+ * string-width (yargs' help layout, through cliui and wrap-ansi) builds an
+ * Intl.Segmenter and large Unicode-property regexes when it is loaded: that was the
+ * biggest single item of a command's start-up, though only --help output needs it.
+ * Every import of it gets a stand-in that loads the real module on the first call.
+ */
+const lazyStringWidth = {
+  name: 'lazy-string-width',
+  setup(plugin) {
+    plugin.onResolve({ filter: /^string-width$/ }, async (args) => {
+      // plugin.resolve runs this hook again: the marker lets that inner call through.
+      if (args.pluginData?.lazyStringWidthInner === true) return undefined;
+      const real = await plugin.resolve(args.path, {
+        kind: args.kind,
+        resolveDir: args.resolveDir,
+        importer: args.importer,
+        pluginData: { lazyStringWidthInner: true },
+      });
+      if (real.errors.length > 0) return { errors: real.errors };
+      return { path: real.path, namespace: 'lazy-string-width' };
+    });
+    plugin.onLoad({ filter: /.*/, namespace: 'lazy-string-width' }, (args) => ({
+      contents: `let real;\nexport default function stringWidth(text, options) {\n  real ??= require(${JSON.stringify(args.path)}).default;\n  return real(text, options);\n}\n`,
+      loader: 'js',
+      resolveDir: dirname(args.path),
+    }));
+  },
+};
+
 await build({
   entryPoints: [join(root, 'dist', 'cli', 'main.js')],
   outfile,
@@ -27,6 +56,7 @@ await build({
   banner: { js: "const __couicctlBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
   sourcemap: false,
   legalComments: 'none',
+  plugins: [lazyStringWidth],
   logLevel: 'warning',
   // src/generated's XdpAction has two names for 0 (an alias): its fromJSON repeats `case 0`.
   logOverride: { 'duplicate-case': 'silent' },
