@@ -6,6 +6,7 @@
 // the cache. Runs after tsc in `npm run build`.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,6 +44,27 @@ const lazyStringWidth = {
   },
 };
 
+/**
+ * yargs renders the whole help text after starting every command handler, to keep it
+ * for a later showHelp() from that handler (yargs/build/lib/command.js). couicctl's
+ * handlers never call showHelp (errors go through app.ts's fail handler), so the
+ * bundle drops that call: it loaded the layout modules and laid out the help on
+ * every run. --help itself is unaffected.
+ */
+const CACHE_HELP_CALL = 'yargs.getInternalMethods().getUsageInstance().cacheHelpMessage();';
+const noHelpCaching = {
+  name: 'no-help-caching',
+  setup(plugin) {
+    plugin.onLoad({ filter: /[\\/]yargs[\\/]build[\\/]lib[\\/]command\.js$/ }, async (args) => {
+      const text = await readFile(args.path, 'utf8');
+      if (!text.includes(CACHE_HELP_CALL)) {
+        return { contents: text, loader: 'js', warnings: [{ text: 'yargs changed: its help caching call was not found (start-up is slower, nothing else)' }] };
+      }
+      return { contents: text.replace(CACHE_HELP_CALL, '/* help caching dropped by scripts/bundle-cli.js */'), loader: 'js' };
+    });
+  },
+};
+
 await build({
   entryPoints: [join(root, 'dist', 'cli', 'main.js')],
   outfile,
@@ -56,7 +78,7 @@ await build({
   banner: { js: "const __couicctlBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
   sourcemap: false,
   legalComments: 'none',
-  plugins: [lazyStringWidth],
+  plugins: [lazyStringWidth, noHelpCaching],
   logLevel: 'warning',
   // src/generated's XdpAction has two names for 0 (an alias): its fromJSON repeats `case 0`.
   logOverride: { 'duplicate-case': 'silent' },
