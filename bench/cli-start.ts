@@ -70,6 +70,8 @@ export async function runCliStart(rounds: number, options: RunOptions = {}): Pro
         notes: [
           `${rounds} interleaved rounds of: node -e 0, couicctl drop add 1.1.1.1/32 -e 1m (bin/couicctl.js: one CommonJS bundle run through vm.Script with a V8 code cache), couicctl --version, the same drop add through dist/cli/main.js (tsc's ES modules, no bundle, no cache); against one daemon on a Unix socket (userspace data plane, log level warn)`,
           'target: couicctl drop add <= 1.5x node -e 0 (wall); Node 20 has no module.enableCompileCache (22.1+), hence the hand-made code cache',
+          'the bundle also loads string-width only for --help and drops yargs\' help rendering after each command start (scripts/bundle-cli.js); tried without gain: minified bundle, a CommonJS launcher; not possible on Node 20: a user-land startup snapshot (node:http2, needed by grpc-js, cannot be snapshotted)',
+          'on a loaded machine wall times follow the load (see the baseline); CPU time is the steadier figure',
         ],
       };
     } finally {
