@@ -19,7 +19,7 @@ export const DAEMON_BIN = join(REPO_ROOT, 'bin', 'couic.js');
 // where a start can wait many seconds for CPU (the ava timeout is 2 minutes).
 const READY_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 30_000;
-const RUN_TO_EXIT_TIMEOUT_MS = 60_000;
+const RUN_TO_EXIT_TIMEOUT_MS = 100_000;
 
 /**
  * At most this many daemons of one test file are starting at once (tests of a file run

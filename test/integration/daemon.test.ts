@@ -216,7 +216,7 @@ test('SIGHUP reopens the [logging] dir file after logrotate moved it', async (t)
 });
 
 /** Polls a file (the daemon writes it asynchronously; no event to wait on) within a bounded time. */
-async function waitForFileText(path: string, pattern: RegExp, timeoutMs = 30_000): Promise<void> {
+async function waitForFileText(path: string, pattern: RegExp, timeoutMs = 90_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const text = await readFile(path, 'utf8').catch(() => '');
