@@ -1,6 +1,7 @@
 // Every scenario, one section: what `npm run bench` runs (through bench/run.js).
 import { apiInsertScenario } from './api-insert.js';
 import { busPropagationScenario } from './bus-propagation.js';
+import { cliStartScenario } from './cli-start.js';
 import { runCli } from './lib/cli.js';
 import { memoryScenario } from './memory.js';
 import { replicationMemoryScenario } from './replication-memory.js';
@@ -10,6 +11,6 @@ import { restartScenario } from './restart.js';
 import { scalingScenario } from './scaling.js';
 import { xdpScenario } from './xdp.js';
 
-export const ALL_SCENARIOS = [apiInsertScenario, memoryScenario, restartScenario, scalingScenario, xdpScenario, replicationPropagationScenario, replicationReconcileScenario, replicationMemoryScenario, busPropagationScenario] as const;
+export const ALL_SCENARIOS = [apiInsertScenario, memoryScenario, restartScenario, scalingScenario, xdpScenario, replicationPropagationScenario, replicationReconcileScenario, replicationMemoryScenario, busPropagationScenario, cliStartScenario] as const;
 
 await runCli(ALL_SCENARIOS);

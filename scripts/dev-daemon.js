@@ -7,10 +7,13 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Channel, ChannelCredentials, createClient } from 'nice-grpc';
+import { HealthDefinition } from 'nice-grpc-server-health';
 import { makeCertificates } from '../dist/pki/make-certificates.js';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
-const dev = join(root, '.dev');
+// COUIC_DEV_DIR: somewhere else than .dev/ (the tests start it in a temp dir).
+const dev = process.env.COUIC_DEV_DIR ?? join(root, '.dev');
 const certs = join(dev, 'certs');
 const config = join(dev, 'couic.toml');
 const cliConfig = join(dev, 'couicctl.toml');
@@ -61,13 +64,50 @@ await writeFile(
 );
 
 const daemon = spawn(process.execPath, [join(root, 'bin', 'couic.js'), '-c', config], { stdio: 'inherit' });
-for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => daemon.kill(signal));
-daemon.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+let exited = false;
+daemon.on('exit', (code, signal) => {
+  exited = true;
+  process.exit(code ?? (signal ? 1 : 0));
+});
+// Ctrl-C reaches the daemon from the terminal too (same process group); forwarding only
+// the first signal, and staying until the daemon has exited, means one stop, no orphan.
+let forwarded = false;
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(signal, () => {
+    if (forwarded || exited) return;
+    forwarded = true;
+    daemon.kill(signal === 'SIGHUP' ? 'SIGTERM' : signal);
+  });
+}
 
-// Tell the user how to reach it once the admin client file exists.
-const tokenFile = join(workingDir, 'rbac', 'clients', 'couicctl.toml');
-for (let i = 0; i < 100 && !existsSync(tokenFile); i++) await new Promise((r) => setTimeout(r, 100));
-process.stdout.write(`
+// Whatever happens to the process that started us (npm killed with SIGKILL, a closed
+// terminal), the daemon must not outlive it: orphaned = stop the daemon.
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent && !forwarded && !exited) {
+    forwarded = true;
+    daemon.kill('SIGTERM');
+  }
+}, 1_000).unref();
+
+// The banner only once the daemon answers a health check on its socket (never if it
+// failed to start: the exit handler above has ended this process by then).
+const SERVING = 1; // grpc.health.v1 ServingStatus (the enum is not exported by nice-grpc-server-health)
+const channel = new Channel(`unix:${socket}`, ChannelCredentials.createInsecure(), {});
+const health = createClient(HealthDefinition, channel);
+for (;;) {
+  if (exited || forwarded) break;
+  try {
+    const { status } = await health.check({ service: '' }, { signal: AbortSignal.timeout(1_000) });
+    if (status === SERVING) break;
+  } catch {
+    // not listening yet
+  }
+  await new Promise((resolve) => setTimeout(resolve, 100));
+}
+channel.close();
+if (!exited && !forwarded) {
+  process.stdout.write(`
   couic is running (userspace data plane), state in ${dev}
   In another terminal:
     export COUICCTL_CONFIG=${cliConfig}
@@ -79,3 +119,4 @@ process.stdout.write(`
   Stop with Ctrl-C.
 
 `);
+}

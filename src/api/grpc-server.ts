@@ -16,6 +16,7 @@ import { StatsServiceDefinition, type StatsServiceImplementation } from '../gene
 import { authMiddleware, type TokenDirectory } from './auth-middleware.js';
 import type { CallerContext } from './caller.js';
 import { errorMappingMiddleware } from './error-mapping.js';
+import { requestMetricsMiddleware } from './request-metrics.js';
 import { withTolerantDecoding } from './undecodable-requests.js';
 import { optionalClientCertCredentials, verifiedCertificateInterceptor } from './services/peering-identity.js';
 import { peeringRefusalLogging } from './services/peering-service.js';
@@ -55,32 +56,52 @@ export function buildGrpcServer(services: CouicServices, directory: TokenDirecto
     'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
     ...(services.peering !== undefined ? { ...PEERING_SERVER_OPTIONS, interceptors: [verifiedCertificateInterceptor()] } : {}),
   });
-  const authenticated = server.with(errorMappingMiddleware(logger)).with(authMiddleware(directory));
+  // Request metrics outermost: they record the status the caller gets.
+  const measured = server.with(requestMetricsMiddleware());
+  const authenticated = measured.with(errorMappingMiddleware(logger)).with(authMiddleware(directory));
   authenticated.add(withTolerantDecoding(RulesServiceDefinition), services.rules);
   authenticated.add(withTolerantDecoding(ClientsServiceDefinition), services.clients);
   authenticated.add(withTolerantDecoding(SetsServiceDefinition), services.sets);
   authenticated.add(withTolerantDecoding(StatsServiceDefinition), services.stats);
   if (services.replication !== undefined) authenticated.add(withTolerantDecoding(ReplicationServiceDefinition), services.replication);
   if (services.peering !== undefined) {
-    server
+    measured
       .with(errorMappingMiddleware(logger))
       .with(peeringRefusalLogging(logger))
       .with(authMiddleware(directory))
       .add(RawPeeringServiceDefinition, services.peering);
   }
-  server.add(HealthDefinition, HealthServiceImpl(HealthState()));
-  server.add(
-    ServerReflectionService,
-    ServerReflection(readFileSync(PROTOSET_URL), [
-      RulesServiceDefinition.fullName,
-      ClientsServiceDefinition.fullName,
-      SetsServiceDefinition.fullName,
-      StatsServiceDefinition.fullName,
-      ...(services.replication !== undefined ? [ReplicationServiceDefinition.fullName] : []),
-      ...(services.peering !== undefined ? [PeeringServiceDefinition.fullName] : []),
-    ]),
-  );
+  measured.add(HealthDefinition, HealthServiceImpl(HealthState()));
+  // Reflection answers both grpc.reflection.v1 and v1alpha (same messages, other
+  // package; grpcurl and older tools ask for v1alpha), and lists health and itself: the
+  // protoset holds their descriptors (proto/grpc/).
+  const reflection = ServerReflection(readFileSync(PROTOSET_URL), [
+    RulesServiceDefinition.fullName,
+    ClientsServiceDefinition.fullName,
+    SetsServiceDefinition.fullName,
+    StatsServiceDefinition.fullName,
+    ...(services.replication !== undefined ? [ReplicationServiceDefinition.fullName] : []),
+    ...(services.peering !== undefined ? [PeeringServiceDefinition.fullName] : []),
+    HEALTH_SERVICE,
+    REFLECTION_V1,
+    REFLECTION_V1ALPHA,
+  ]);
+  measured.add(ServerReflectionService, reflection);
+  measured.add(reflectionV1alphaDefinition(), reflection);
   return server;
+}
+
+const HEALTH_SERVICE = 'grpc.health.v1.Health';
+const REFLECTION_V1 = 'grpc.reflection.v1.ServerReflection';
+const REFLECTION_V1ALPHA = 'grpc.reflection.v1alpha.ServerReflection';
+
+/** nice-grpc-server-reflection's v1 definition at the v1alpha path (wire-identical messages). */
+function reflectionV1alphaDefinition(): typeof ServerReflectionService {
+  const v1 = ServerReflectionService.serverReflectionInfo;
+  return {
+    ...ServerReflectionService,
+    serverReflectionInfo: { ...v1, path: v1.path.replace(`/${REFLECTION_V1}/`, `/${REFLECTION_V1ALPHA}/`) },
+  } as typeof ServerReflectionService;
 }
 
 export function serverCredentials(tls: TlsMaterial | undefined): ServerCredentials {

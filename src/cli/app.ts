@@ -52,9 +52,11 @@ function buildParser(ctx: CliContext, version: string, onConfig: (path: string |
     .strict()
     .exitProcess(false)
     .version(version)
+    // bash, or zsh when $SHELL / $ZSH_NAME says zsh (yargs picks the template).
+    .completion('completion', 'Print a shell completion script (bash; zsh when $SHELL is zsh)')
     .help()
     .alias('help', 'h')
-    .demandCommand(1, 'give a command (clients, drop, ignore, sets, stats, check, peers, watch)')
+    .demandCommand(1, 'give a command (clients, drop, ignore, sets, stats, check, peers, watch, completion)')
     .recommendCommands()
     .fail((message, error) => {
       // yargs wraps its own validation problems in YError; anything else came from a handler.

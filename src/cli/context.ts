@@ -2,6 +2,7 @@
 // clients (created lazily, so usage errors never need a daemon), the output streams,
 // a clock and the few I/O helpers. Tests inject fakes for all of them.
 import type { Clock } from '../domain/clock.js';
+import type { TextSink } from './output/sink.js';
 import type { ClientsServiceClient } from '../generated/couic/v1/clients.js';
 import type { ReplicationServiceClient } from '../generated/couic/v1/replication.js';
 import type { RulesServiceClient } from '../generated/couic/v1/rules.js';
@@ -17,9 +18,7 @@ export interface CouicApi {
   replication: ReplicationServiceClient;
 }
 
-export interface TextSink {
-  write(text: string): unknown;
-}
+export type { TextSink } from './output/sink.js';
 
 export interface CliContext {
   /** Connects on first use (reads the config file then), later calls reuse the clients. */

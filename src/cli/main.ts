@@ -5,7 +5,6 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { systemClock } from '../domain/clock.js';
 import { runCouicctl } from './app.js';
-import { connectFromConfig } from './connection.js';
 
 function packageVersion(): string {
   try {
@@ -53,7 +52,8 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   throw error;
 });
 
-process.exitCode = await runCouicctl(process.argv.slice(2), {
+// No top-level await: the shipped CLI is one CommonJS bundle (scripts/bundle-cli.js).
+void runCouicctl(process.argv.slice(2), {
   env: process.env,
   stdout: process.stdout,
   stderr: process.stderr,
@@ -62,6 +62,9 @@ process.exitCode = await runCouicctl(process.argv.slice(2), {
   readText: (path) => (path === '-' ? readStdin() : readFile(path, 'utf8')),
   sleep,
   interruptSignal,
-  connect: (path, explicit) => connectFromConfig(path, explicit),
+  // gRPC is most of the CLI's code: loaded only by commands that talk to a daemon.
+  connect: async (path, explicit) => (await import('./connection.js')).connectFromConfig(path, explicit),
   version: packageVersion(),
+}).then((code) => {
+  process.exitCode = code;
 });

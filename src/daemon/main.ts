@@ -1,9 +1,10 @@
-// `couic [-c FILE]`: runs the daemon in the foreground until SIGTERM/SIGINT.
+// `couic [-c FILE]`: runs the daemon in the foreground until SIGTERM/SIGINT; SIGHUP
+// reopens the log file.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { loadDaemonConfig } from '../config/daemon-config.js';
 import { DEFAULT_DAEMON_CONFIG_PATH } from '../config/daemon-options.js';
-import { createLogger } from './logger.js';
+import { createDaemonLogger } from './logger.js';
 import { startDaemon } from './couic-daemon.js';
 import { detachXdp } from '../dataplane/xdp/xdp-detach.js';
 import { DEFAULT_PIN_DIR } from '../dataplane/xdp/xdp-dataplane.js';
@@ -45,7 +46,35 @@ async function main(): Promise<number> {
       return 1;
     }
   }
-  const logger = createLogger(options.logging);
+  const { logger, reopen } = createDaemonLogger(options.logging);
+  // logrotate (packaging/logrotate/couic) moves the file away, then sends SIGHUP.
+  process.on('SIGHUP', () => {
+    reopen();
+    logger.info('log file reopened (SIGHUP)');
+  });
+  // Stop signals are handled from before the start: one that arrives while starting
+  // stops the daemon as soon as it is up, instead of killing it half-started.
+  // The first SIGTERM/SIGINT starts a clean stop. Ctrl-C under `npm start` delivers a
+  // second SIGINT (terminal and launcher) which must not cut the stop short, so later
+  // signals are only logged; a third one forces the exit for a stop that hangs.
+  const stopRequested = new Promise<void>((resolve) => {
+    let received = 0;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      received += 1;
+      if (received === 1) {
+        logger.info({ signal }, 'stopping');
+        resolve();
+      } else if (received === 2) {
+        logger.warn({ signal }, 'already stopping; send the signal once more to exit at once');
+      } else {
+        logger.error({ signal }, 'forced exit during stop');
+        logger.flush();
+        process.exit(130);
+      }
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
   let daemon;
   try {
     daemon = await startDaemon(options, logger);
@@ -57,15 +86,7 @@ async function main(): Promise<number> {
     return 1;
   }
   logger.info({ nodeId: daemon.nodeId, pid: process.pid }, 'couic ready');
-
-  await new Promise<void>((resolve) => {
-    const onSignal = (signal: NodeJS.Signals): void => {
-      logger.info({ signal }, 'stopping');
-      resolve();
-    };
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
-  });
+  await stopRequested;
   await daemon.stop();
   logger.info('stopped');
   logger.flush();

@@ -1,6 +1,13 @@
 // Prometheus metrics with the reference's names, read from the store and the data
-// plane at scrape time (nothing to keep in sync between scrapes).
-import { Counter, Gauge, Registry } from 'prom-client';
+// plane at scrape time (nothing to keep in sync between scrapes), plus the process and
+// Node.js runtime metrics (prom-client's defaults) and the gRPC request metrics.
+//
+// promtool's lint wants no `_total` on gauges. The reference names
+// couic_drop_cidr_total / couic_ignore_cidr_total are gauges that users' dashboards
+// query, so they stay, as the two documented exceptions (docs/metrics.md), served
+// beside correctly named copies couic_drop_cidrs / couic_ignore_cidrs.
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { grpcRequestMetrics } from '../api/request-metrics.js';
 import type { DataPlane, DataPlaneCounters } from '../dataplane/dataplane.js';
 import type { RuleStore } from '../store/rule-store.js';
 
@@ -15,22 +22,22 @@ export function createMetricsRegistry(store: RuleStore, dataPlane: DataPlane): R
     return pending;
   };
 
-  new Gauge({
-    name: 'couic_drop_cidr_total',
-    help: 'Drop CIDRs currently enforced (dynamic and set entries, all families).',
-    registers: [registry],
-    collect() {
-      this.set(store.countByPolicy().drop);
-    },
-  });
-  new Gauge({
-    name: 'couic_ignore_cidr_total',
-    help: 'Ignore CIDRs currently enforced (dynamic and set entries, all families).',
-    registers: [registry],
-    collect() {
-      this.set(store.countByPolicy().ignore);
-    },
-  });
+  for (const policy of ['drop', 'ignore'] as const) {
+    const what = `${policy === 'drop' ? 'Drop' : 'Ignore'} CIDRs currently enforced (dynamic and set entries, all families)`;
+    for (const [name, help] of [
+      [`couic_${policy}_cidrs`, `${what}.`],
+      [`couic_${policy}_cidr_total`, `${what}; the reference's name, same value as couic_${policy}_cidrs.`],
+    ] as const) {
+      new Gauge({
+        name,
+        help,
+        registers: [registry],
+        collect() {
+          this.set(store.countByPolicy()[policy]);
+        },
+      });
+    }
+  }
 
   new Gauge({
     name: 'couic_dataplane_pending_enforcement',
@@ -59,7 +66,7 @@ export function createMetricsRegistry(store: RuleStore, dataPlane: DataPlane): R
   const perTag = (policy: 'drop' | 'ignore', field: 'packets' | 'bytes') =>
     new Counter({
       name: `couic_${policy}_tag_rx_${field}_total`,
-      help: `${field === 'packets' ? 'Packets' : 'Bytes'} matched by ${policy} rules, per tag (64 tags tracked).`,
+      help: `${field === 'packets' ? 'Packets' : 'Bytes'} matched by ${policy} rules, per tag (up to 254 tags tracked).`,
       labelNames: ['tag'],
       registers: [registry],
       async collect() {
@@ -72,5 +79,15 @@ export function createMetricsRegistry(store: RuleStore, dataPlane: DataPlane): R
   perTag('drop', 'bytes');
   perTag('ignore', 'packets');
   perTag('ignore', 'bytes');
+
+  collectDefaultMetrics({ register: registry });
+  // prom-client also serves these three gauges under a legacy `_total` name, beside the
+  // correct one (nodejs_active_handles...): keep only the correct one.
+  for (const legacy of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+    registry.removeSingleMetric(legacy);
+  }
+  registry.registerMetric(grpcRequestMetrics.started);
+  registry.registerMetric(grpcRequestMetrics.handled);
+  registry.registerMetric(grpcRequestMetrics.handlingSeconds);
   return registry;
 }

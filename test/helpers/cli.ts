@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { clientFilePath, REPO_ROOT, type Daemon } from './daemon.js';
 
 export const CLI_BIN = join(REPO_ROOT, 'bin', 'couicctl.js');
-const CLI_TIMEOUT_MS = 30_000;
+// Kills a hung CLI; a safety limit (a loaded 2-core machine can take seconds to start node).
+const CLI_TIMEOUT_MS = 60_000;
 
 export interface CliResult {
   readonly code: number | null;
@@ -44,8 +45,27 @@ export async function runCli(daemon: Pick<Daemon, 'dir' | 'socketPath' | 'workin
   return runCliRaw(argv, options);
 }
 
+/**
+ * At most this many couicctl processes of one test file run at once: concurrent tests
+ * each starting node on a loaded 2-core machine made every start slower than needed.
+ */
+const CONCURRENT_RUNS = 4;
+let running = 0;
+const waiting: (() => void)[] = [];
+
 /** Runs couicctl with exactly `argv` (no -c added). */
 export async function runCliRaw(argv: readonly string[], options: CliOptions = {}): Promise<CliResult> {
+  if (running >= CONCURRENT_RUNS) await new Promise<void>((resolve) => waiting.push(resolve));
+  running += 1;
+  try {
+    return await runCliNow(argv, options);
+  } finally {
+    running -= 1;
+    waiting.shift()?.();
+  }
+}
+
+async function runCliNow(argv: readonly string[], options: CliOptions): Promise<CliResult> {
   const child = spawn(process.execPath, [CLI_BIN, ...argv], {
     cwd: REPO_ROOT,
     env: { ...process.env, NODE_OPTIONS: '', NO_COLOR: '1', ...options.env },
@@ -53,8 +73,11 @@ export async function runCliRaw(argv: readonly string[], options: CliOptions = {
   });
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  // Decoded by the stream: a box-drawing character may be split between two chunks.
+  child.stdout.setEncoding('utf8');
+  child.stderr.setEncoding('utf8');
+  child.stdout.on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.on('data', (chunk: string) => (stderr += chunk));
   child.stdin.end(options.input ?? '');
   const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? CLI_TIMEOUT_MS);
   const [code] = (await once(child, 'close')) as [number | null];

@@ -15,8 +15,31 @@ import { makeTempDir, type Scope } from './tmp.js';
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const DAEMON_BIN = join(REPO_ROOT, 'bin', 'couic.js');
 
-const READY_TIMEOUT_MS = 30_000;
-const STOP_TIMEOUT_MS = 15_000;
+// Safety limits for a hung daemon, not assertions: sized for a loaded 2-core machine
+// where a start can wait many seconds for CPU (the ava timeout is 2 minutes).
+const READY_TIMEOUT_MS = 60_000;
+const STOP_TIMEOUT_MS = 30_000;
+const RUN_TO_EXIT_TIMEOUT_MS = 100_000;
+
+/**
+ * At most this many daemons of one test file are starting at once (tests of a file run
+ * concurrently; a dozen node processes starting together on 2 cores made each take
+ * longer than a fixed limit). Once healthy, a daemon no longer holds a slot.
+ */
+const CONCURRENT_STARTS = 3;
+let startsRunning = 0;
+const startsWaiting: (() => void)[] = [];
+
+async function withStartSlot<T>(work: () => Promise<T>): Promise<T> {
+  if (startsRunning >= CONCURRENT_STARTS) await new Promise<void>((resolve) => startsWaiting.push(resolve));
+  startsRunning += 1;
+  try {
+    return await work();
+  } finally {
+    startsRunning -= 1;
+    startsWaiting.shift()?.();
+  }
+}
 const OUTPUT_LIMIT = 8 * 1024 * 1024;
 
 export interface StartDaemonOptions {
@@ -308,7 +331,8 @@ export async function startDaemon(t: Scope, options: StartDaemonOptions = {}): P
   const readyTimeoutMs = options.readyTimeoutMs ?? READY_TIMEOUT_MS;
   let child: ChildProcess | undefined;
 
-  const launch = async (): Promise<void> => {
+  const launch = (): Promise<void> => withStartSlot(launchNow);
+  const launchNow = async (): Promise<void> => {
     log.note(`starting: node bin/couic.js -c ${configPath}`);
     const started = spawnDaemon(configPath, log, options.spawnPrefix, options.nodeArgs);
     child = started;
@@ -374,7 +398,8 @@ export async function startDaemon(t: Scope, options: StartDaemonOptions = {}): P
       return child;
     },
     output: () => log.toString(),
-    waitForOutput: async (pattern, timeoutMs = 5_000) => {
+    // A limit for a record that never comes, not a speed check: sized for a loaded machine.
+    waitForOutput: async (pattern, timeoutMs = 30_000) => {
       const deadline = Date.now() + timeoutMs;
       while (!pattern.test(log.toString())) {
         if (Date.now() >= deadline) return false;
@@ -400,7 +425,11 @@ export interface DaemonRun extends ExitInfo {
 }
 
 /** Runs a daemon expected to exit by itself (bad config, socket in use...). */
-export async function runDaemonToExit(configPath: string, timeoutMs = 20_000): Promise<DaemonRun> {
+export function runDaemonToExit(configPath: string, timeoutMs = RUN_TO_EXIT_TIMEOUT_MS): Promise<DaemonRun> {
+  return withStartSlot(() => runDaemonToExitNow(configPath, timeoutMs));
+}
+
+async function runDaemonToExitNow(configPath: string, timeoutMs: number): Promise<DaemonRun> {
   const child = spawn(process.execPath, [DAEMON_BIN, '-c', configPath], {
     cwd: REPO_ROOT,
     env: { ...process.env, NODE_OPTIONS: '' },

@@ -252,3 +252,62 @@ test('usage errors exit non-zero and say what is missing', async (t) => {
   t.not(result.code, 0);
   t.regex(result.stderr, /cidr|argument/i);
 });
+
+/** `count` distinct host CIDRs: IPv4 from 10.0.0.0 on, or IPv6 from 2001:db8:: on. */
+function hostCidrs(family: 4 | 6, count: number, base = 0): string[] {
+  const out: string[] = [];
+  for (let i = base; i < base + count; i++) {
+    if (family === 4) out.push(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}/32`);
+    else out.push(`2001:db8::${(i >> 16).toString(16)}:${(i & 0xffff).toString(16)}/128`);
+  }
+  return out;
+}
+
+test('at capacity: --from-file of 262,144 lines; list, -q and --json of 524,288 drop rules; 589,824 held', async (t) => {
+  t.timeout(15 * 60_000, '589,824 rules through the real CLI and daemon on a loaded machine');
+  const own = await startDaemon(t);
+  const ownConfig = await writeLocalCliConfig(own);
+  const long = { configPath: ownConfig, timeoutMs: 10 * 60_000 };
+  const v4 = hostCidrs(4, 262_144);
+  const v6 = hostCidrs(6, 262_144);
+  const ignore = Array.from({ length: 65_536 }, (_, i) => `172.16.${i >> 8}.${i & 255}/32`);
+  const files: Record<string, string> = { v4: join(own.dir, 'v4.txt'), v6: join(own.dir, 'v6.txt'), ignore: join(own.dir, 'ignore.txt'), all: join(own.dir, 'all.txt') };
+  await writeFile(files['v4'] ?? '', `${v4.join('\n')}\n`);
+  await writeFile(files['v6'] ?? '', `# IPv6 hosts\n${v6.join('\n')}\n`);
+  await writeFile(files['ignore'] ?? '', `${ignore.join('\n')}\n`);
+
+  for (const [policy, file, count] of [['drop', 'v4', 262_144], ['drop', 'v6', 262_144], ['ignore', 'ignore', 65_536]] as const) {
+    const added = await runCli(undefined, [policy, 'add', '--from-file', files[file] ?? '', '-e', '1h', '-t', 'cap'], long);
+    t.is(added.code, 0, added.stderr);
+    t.is(added.stdout, `Added ${count} ${policy} rules (${count} new, 0 replaced).\n`);
+  }
+
+  const quiet = await runCli(undefined, ['drop', 'list', '-q'], long);
+  t.is(quiet.code, 0, quiet.stderr);
+  const cidrs = quiet.stdout.trimEnd().split('\n');
+  t.is(cidrs.length, 524_288);
+  t.is(cidrs[0], '10.0.0.0/32');
+  t.is(cidrs[524_287], '2001:db8::3:ffff/128');
+
+  const table = await runCli(undefined, ['drop', 'list'], long);
+  t.is(table.code, 0, table.stderr);
+  const lines = table.stdout.trimEnd().split('\n');
+  t.is(lines.length, 3 + 2 * 524_288, 'top rule, header, header rule, then rows with rules between');
+  t.is(new Set(lines.map((l) => [...l].length)).size, 1, 'every line as wide as the widest CIDR needs');
+  t.regex(lines[3] ?? '', /^│ drop +┆ 10\.0\.0\.0\/32 +┆ cap ┆ \d+m( \d+s)? +│$/, 'expiring within the hour it was given');
+
+  const json = await runCli(undefined, ['drop', 'list', '--json'], long);
+  t.is(json.code, 0, json.stderr);
+  const entries = JSON.parse(json.stdout) as { cidr: string; tag: string }[];
+  t.is(entries.length, 524_288);
+  t.is(entries[262_144]?.cidr, '2001:db8::/128');
+  const ignored = JSON.parse((await runCli(undefined, ['ignore', 'list', '--json'], long)).stdout) as unknown[];
+  t.is(ignored.length, 65_536);
+
+  // A file longer than one batch (the daemon takes 262,144 per call): sent as several.
+  await writeFile(files['all'] ?? '', `${v4.join('\n')}\n${v6.join('\n')}\n`);
+  const deleted = await runCli(undefined, ['drop', 'delete', '--from-file', files['all'] ?? ''], long);
+  t.is(deleted.code, 0, deleted.stderr);
+  t.is(deleted.stdout, 'Deleted 524288 drop rules.\n');
+  t.is((await runCli(undefined, ['drop', 'list', '-q'], long)).stdout, '');
+});

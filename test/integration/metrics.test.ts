@@ -90,6 +90,100 @@ test('GET /metrics with a monitoring token is 200 with every reference metric na
   }
 });
 
+/**
+ * The metric-name rules of `promtool check metrics` (Prometheus' promlint) that apply to
+ * our exposition: Debian's promtool comes only with the whole prometheus package
+ * (~100 MB with its web assets), so the rules are checked here instead.
+ */
+function promlintProblems(body: string): string[] {
+  const problems: string[] = [];
+  const types = new Map<string, string>();
+  const helps = new Set<string>();
+  for (const line of body.split('\n')) {
+    const type = /^# TYPE (\S+) (\S+)$/.exec(line);
+    if (type?.[1] !== undefined && type[2] !== undefined) types.set(type[1], type[2]);
+    const help = /^# HELP (\S+) (.*)$/.exec(line);
+    if (help?.[1] !== undefined && help[2] !== undefined && help[2].trim() !== '') helps.add(help[1]);
+  }
+  for (const [name, type] of types) {
+    const problem = (text: string): void => {
+      problems.push(`${name}: ${text}`);
+    };
+    if (!helps.has(name)) problem('no help text');
+    if (/[A-Z]/.test(name)) problem('metric names should be written in snake_case not camelCase');
+    if (type === 'counter' && !name.endsWith('_total')) problem('counter metrics should have "_total" suffix');
+    if (type !== 'counter' && name.endsWith('_total')) problem('non-counter metrics should not have "_total" suffix');
+    if ((type === 'histogram' || type === 'summary') && /_(count|sum|bucket)$/.test(name)) problem('reserved suffix');
+    for (const typeName of ['counter', 'gauge', 'histogram', 'summary', 'untyped']) {
+      if (name.includes(`_${typeName}_`) || name.endsWith(`_${typeName}`)) problem(`metric name should not include type '${typeName}'`);
+    }
+    const unit = /_(milliseconds|microseconds|nanoseconds|minutes|hours|days|kilobytes|megabytes|gigabytes|bits|percent)(_|$)/.exec(name);
+    if (unit !== null) problem(`use base unit instead of "${unit[1]}"`);
+    if (name.includes('__')) problem('double underscore');
+  }
+  for (const line of body.split('\n')) {
+    const labels = /^[^#][^{]*\{(.*)\} /.exec(line)?.[1];
+    if (labels === undefined) continue;
+    for (const label of labels.matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="/g)) {
+      if (label[1] !== undefined && /[A-Z]/.test(label[1])) problems.push(`label ${label[1]}: should be snake_case`);
+    }
+  }
+  return problems;
+}
+
+/** The reference's two gauge names, kept for dashboards that use them (docs/metrics.md). */
+const NAMED_EXCEPTIONS = [
+  'couic_drop_cidr_total: non-counter metrics should not have "_total" suffix',
+  'couic_ignore_cidr_total: non-counter metrics should not have "_total" suffix',
+];
+
+test('promtool name rules: no problem but the two documented reference gauges', async (t) => {
+  const answer = await scrape(tokens['monitoring']);
+  t.deepEqual(promlintProblems(answer.body), NAMED_EXCEPTIONS);
+  // The checker itself catches what it claims to.
+  t.deepEqual(promlintProblems('# HELP a_total x\n# TYPE a_total gauge\n# HELP b x\n# TYPE b counter\n# TYPE c_ms gauge\n'), [
+    'a_total: non-counter metrics should not have "_total" suffix',
+    'b: counter metrics should have "_total" suffix',
+    'c_ms: no help text',
+  ]);
+});
+
+test('correctly named CIDR gauges are served beside the reference names, same value', async (t) => {
+  const values = samples((await scrape(tokens['monitoring'])).body);
+  for (const policy of ['drop', 'ignore']) {
+    t.true(values.has(`couic_${policy}_cidrs`));
+    t.is(values.get(`couic_${policy}_cidrs`), values.get(`couic_${policy}_cidr_total`));
+  }
+});
+
+test('process and Node.js runtime metrics are served (memory, CPU, event-loop lag, GC)', async (t) => {
+  const body = (await scrape(tokens['monitoring'])).body;
+  for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'process_start_time_seconds', 'nodejs_eventloop_lag_seconds', 'nodejs_heap_size_used_bytes', 'nodejs_gc_duration_seconds', 'nodejs_active_handles']) {
+    t.regex(body, new RegExp(`^# TYPE ${name} `, 'm'), name);
+  }
+  t.regex(body, /per tag \(up to 254 tags tracked\)/);
+});
+
+test('gRPC request metrics count calls by method and status code, with a latency histogram', async (t) => {
+  const before = samples((await scrape(tokens['monitoring'])).body);
+  const ok = 'grpc_server_handled_total{grpc_service="couic.v1.RulesService",grpc_method="AddRule",grpc_type="unary",grpc_code="OK"}';
+  const invalid = 'grpc_server_handled_total{grpc_service="couic.v1.RulesService",grpc_method="AddRule",grpc_type="unary",grpc_code="INVALID_ARGUMENT"}';
+  const latencyCount = 'grpc_server_handling_seconds_count{grpc_service="couic.v1.RulesService",grpc_method="AddRule",grpc_type="unary",grpc_code="OK"}';
+  await admin.rules.addRule({ rule: dropSpec('198.51.100.77/32') });
+  await admin.rules.addRule({ rule: dropSpec('198.51.100.78/32') });
+  await t.throwsAsync(admin.rules.addRule({ rule: dropSpec('not-a-cidr') }));
+  const anonymous = connectUnix(scope, daemon.socketPath, undefined);
+  await t.throwsAsync(anonymous.rules.addRule({ rule: dropSpec('198.51.100.79/32') }));
+  const after = samples((await scrape(tokens['monitoring'])).body);
+  t.true((after.get(ok) ?? 0) - (before.get(ok) ?? 0) >= 2, `${after.get(ok)}`);
+  t.true((after.get(invalid) ?? 0) - (before.get(invalid) ?? 0) >= 1);
+  t.true((after.get(latencyCount) ?? 0) - (before.get(latencyCount) ?? 0) >= 2);
+  const unauthenticated = [...after.keys()].find((k) => k.startsWith('grpc_server_handled_total{') && k.includes('grpc_method="AddRule"') && k.includes('grpc_code="UNAUTHENTICATED"'));
+  t.truthy(unauthenticated, 'a call refused by auth is counted with its code');
+  t.true([...after.keys()].some((k) => k.startsWith('grpc_server_handling_seconds_bucket{') && k.includes('le="0.005"')));
+  await admin.rules.deleteRules({ keys: [{ policy: Policy.POLICY_DROP, cidr: '198.51.100.77/32' }, { policy: Policy.POLICY_DROP, cidr: '198.51.100.78/32' }] });
+});
+
 test('GET /metrics with the admin token is 200', async (t) => {
   t.is((await scrape(daemon.adminToken)).status, 200);
 });

@@ -12,18 +12,20 @@ export function parseCidrLines(text: string, fileName: string): string[] {
   const cidrs: string[] = [];
   const problems: string[] = [];
   let badCount = 0;
-  text.split(/\r?\n/).forEach((raw, index) => {
+  const lines = text.split(/\r?\n/);
+  for (let index = 0; index < lines.length; index++) {
+    const raw = lines[index] ?? '';
     const hash = raw.indexOf('#');
     const value = (hash === -1 ? raw : raw.slice(0, hash)).trim();
-    if (value === '') return;
+    if (value === '') continue;
     const parsed = tryParseCidr(value);
     if (typeof parsed === 'string') {
       badCount += 1;
       if (problems.length < MAX_REPORTED) problems.push(`${fileName}:${index + 1}: "${value}": ${parsed}`);
-      return;
+      continue;
     }
     cidrs.push(value);
-  });
+  }
   if (badCount > 0) {
     const more = badCount > problems.length ? ` (and ${badCount - problems.length} more bad lines)` : '';
     throw new UsageError(`${problems.join('; ')}${more}`);
@@ -43,7 +45,19 @@ export async function collectCidrs(ctx: CliContext, positional: readonly string[
       const reason = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
       throw new UsageError(`--from-file: cannot read ${fromFile}: ${reason}`);
     }
-    cidrs.push(...parseCidrLines(text, fromFile === '-' ? 'stdin' : fromFile));
+    // A loop, not push(...): a file may hold 589,824 lines, beyond the argument limit.
+    for (const cidr of parseCidrLines(text, fromFile === '-' ? 'stdin' : fromFile)) cidrs.push(cidr);
   }
   return cidrs;
+}
+
+/**
+ * The daemon's largest AddRules/DeleteRules batch (MAX_BATCH in the rules service);
+ * longer lists go as consecutive batches of this size.
+ */
+export const MAX_BATCH_RULES = 262_144;
+
+/** `items` cut into consecutive slices of at most `size`. */
+export function* batches<T>(items: readonly T[], size = MAX_BATCH_RULES): Generator<T[]> {
+  for (let start = 0; start < items.length; start += size) yield items.slice(start, start + size);
 }

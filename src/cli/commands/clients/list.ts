@@ -10,7 +10,7 @@ export const listClientsVerb = defineVerb({
   run: async (args, ctx) => {
     const { clients } = await (await ctx.api()).clients.listClients({});
     if (args.json) writeJson(ctx.stdout, clients.map(clientJson));
-    else if (args.quiet) writeLines(ctx.stdout, clients.map((client) => client.name));
+    else if (args.quiet) await writeLines(ctx.stdout, clients.map((client) => client.name));
     else ctx.stdout.write(renderClients(clients));
   },
 });

@@ -2,7 +2,7 @@
 // goes through AddRule and prints the entry; several (or a file) go as one
 // all-or-nothing AddRules batch and print the counts.
 import { UsageError } from '../../errors.js';
-import { collectCidrs } from '../../input/cidr-lines.js';
+import { batches, collectCidrs } from '../../input/cidr-lines.js';
 import { expirationFromDuration } from '../../output/duration.js';
 import { writeJson } from '../../output/json.js';
 import { type PolicyName, toProtoPolicy } from '../../policy.js';
@@ -37,9 +37,12 @@ export function addVerb(policy: PolicyName) {
         printEntry(ctx, entry, args.json);
         return;
       }
-      let counts = { added: 0, replaced: 0 };
-      if (cidrs.length > 0) {
-        counts = await (await ctx.api()).rules.addRules({ rules: cidrs.map((cidr) => ({ ...spec, cidr })) });
+      const counts = { added: 0, replaced: 0 };
+      // One all-or-nothing batch up to the daemon's limit; beyond, one batch after another.
+      for (const batch of batches(cidrs)) {
+        const done = await (await ctx.api()).rules.addRules({ rules: batch.map((cidr) => ({ ...spec, cidr })) });
+        counts.added += done.added;
+        counts.replaced += done.replaced;
       }
       if (args.json) writeJson(ctx.stdout, { added: counts.added, replaced: counts.replaced });
       else ctx.stdout.write(`Added ${counts.added + counts.replaced} ${policy} rules (${counts.added} new, ${counts.replaced} replaced).\n`);

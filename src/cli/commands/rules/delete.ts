@@ -1,7 +1,7 @@
 // `couicctl drop|ignore delete CIDR... [--from-file F]`: one CIDR goes through
 // DeleteRule and prints the removed entry; several go as one all-or-nothing batch.
 import { UsageError } from '../../errors.js';
-import { collectCidrs } from '../../input/cidr-lines.js';
+import { batches, collectCidrs } from '../../input/cidr-lines.js';
 import { writeJson } from '../../output/json.js';
 import { type PolicyName, toProtoPolicy } from '../../policy.js';
 import { defineVerb, withFromFile, withJson } from '../verb.js';
@@ -23,8 +23,8 @@ export function deleteVerb(policy: PolicyName) {
         return;
       }
       let deleted = 0;
-      if (cidrs.length > 0) {
-        ({ deleted } = await (await ctx.api()).rules.deleteRules({ keys: cidrs.map((cidr) => ({ policy: protoPolicy, cidr })) }));
+      for (const batch of batches(cidrs)) {
+        deleted += (await (await ctx.api()).rules.deleteRules({ keys: batch.map((cidr) => ({ policy: protoPolicy, cidr })) })).deleted;
       }
       if (args.json) writeJson(ctx.stdout, { deleted });
       else ctx.stdout.write(`Deleted ${deleted} ${policy} rules.\n`);

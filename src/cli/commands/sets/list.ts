@@ -14,7 +14,7 @@ export const listSetsVerb = defineVerb({
     const policy = args.policy === undefined ? Policy.POLICY_UNSPECIFIED : toProtoPolicy(args.policy);
     const { sets } = await (await ctx.api()).sets.listSets({ policy });
     if (args.json) writeJson(ctx.stdout, sets.map((set) => setJson(set, false)));
-    else if (args.quiet) writeLines(ctx.stdout, sets.map((set) => set.name));
+    else if (args.quiet) await writeLines(ctx.stdout, sets.map((set) => set.name));
     else ctx.stdout.write(renderSets(sets));
   },
 });

@@ -26,10 +26,6 @@ export function renderSets(sets: readonly SetInfo[]): string {
   );
 }
 
-export function renderSetContent(set: SetInfo): string {
-  return renderSets([set]) + renderTable(['CIDR'], set.cidrs.map((cidr) => [cidr]));
-}
-
 export interface SetChangeJson {
   policy: string;
   name: string;

@@ -13,7 +13,13 @@ export const protobufPackage = "couic.v1";
 
 export const protobufFileName = "couic/v1/stats.proto";
 
+/**
+ * Values are the kernel's XDP action codes, where XDP_ABORTED is 0. The style guide's
+ * zero value `..._UNSPECIFIED` is an alias of it (allow_alias): renumbering would change
+ * what 0 already means on the wire, so 0 stays "aborted" for every counter row.
+ */
 export enum XdpAction {
+  XDP_ACTION_UNSPECIFIED = 0,
   XDP_ACTION_ABORTED = 0,
   XDP_ACTION_DROP = 1,
   XDP_ACTION_PASS = 2,
@@ -24,6 +30,9 @@ export enum XdpAction {
 
 export function xdpActionFromJSON(object: any): XdpAction {
   switch (object) {
+    case 0:
+    case "XDP_ACTION_UNSPECIFIED":
+      return XdpAction.XDP_ACTION_UNSPECIFIED;
     case 0:
     case "XDP_ACTION_ABORTED":
       return XdpAction.XDP_ACTION_ABORTED;
@@ -48,6 +57,8 @@ export function xdpActionFromJSON(object: any): XdpAction {
 
 export function xdpActionToJSON(object: XdpAction): string {
   switch (object) {
+    case XdpAction.XDP_ACTION_UNSPECIFIED:
+      return "XDP_ACTION_UNSPECIFIED";
     case XdpAction.XDP_ACTION_ABORTED:
       return "XDP_ACTION_ABORTED";
     case XdpAction.XDP_ACTION_DROP:
