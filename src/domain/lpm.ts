@@ -82,5 +82,7 @@ export class LpmTable<T> {
 /** Allocation-light map key: a uint32 for IPv4, a 16-char string for IPv6. */
 function bytesKey(bytes: Uint8Array): BucketKey {
   if (bytes.length === 4) return (((bytes[0] ?? 0) << 24) | ((bytes[1] ?? 0) << 16) | ((bytes[2] ?? 0) << 8) | (bytes[3] ?? 0)) >>> 0;
-  return String.fromCharCode(...bytes);
+  let key = '';
+  for (const byte of bytes) key += String.fromCharCode(byte);
+  return key;
 }
