@@ -16,9 +16,20 @@ const STATUS_OF: Record<ErrorKind, Status> = {
   unavailable: Status.UNAVAILABLE,
 };
 
+/**
+ * Longest status message sent. It travels in the HTTP/2 trailers: one beyond the
+ * peer's header-list limit breaks the whole connection, every call multiplexed on it.
+ */
+export const MAX_STATUS_MESSAGE_CHARS = 2048;
+
+function bounded(message: string): string {
+  if (message.length <= MAX_STATUS_MESSAGE_CHARS) return message;
+  return `${message.slice(0, MAX_STATUS_MESSAGE_CHARS)}... (message cut at ${MAX_STATUS_MESSAGE_CHARS} of ${message.length} characters)`;
+}
+
 export function toServerError(error: unknown, logger: Logger, method: string): ServerError {
-  if (error instanceof ServerError) return error;
-  if (error instanceof CouicError) return new ServerError(STATUS_OF[error.kind], error.message);
+  if (error instanceof ServerError) return error.details.length <= MAX_STATUS_MESSAGE_CHARS ? error : new ServerError(error.code, bounded(error.details));
+  if (error instanceof CouicError) return new ServerError(STATUS_OF[error.kind], bounded(error.message));
   logger.error({ err: error, method }, 'internal error');
   return new ServerError(Status.INTERNAL, 'internal error (see the daemon log)');
 }

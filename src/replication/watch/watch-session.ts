@@ -3,7 +3,7 @@
 // keys in a PendingKeys queue, so a slow client costs memory per distinct key, never
 // per change, and the stream's own backpressure decides the pace.
 import { nowSeconds, type Clock } from '../../domain/clock.js';
-import { InvalidArgumentError } from '../../domain/errors.js';
+import { CapacityExceededError, InvalidArgumentError } from '../../domain/errors.js';
 import { isExpired } from '../../domain/entry.js';
 import { recordKey, type LiveRecord, type ReplicatedRecord } from '../../domain/replicated-record.js';
 import type { ChangeFeed } from '../core/change-feed.js';
@@ -20,6 +20,12 @@ export interface WatchSessionOptions {
   readonly maxBatch: number;
   /** Least time between two checkpoints of one watcher. */
   readonly checkpointIntervalMs: number;
+  /**
+   * Most distinct keys one watcher may have waiting (its memory bound). A watcher
+   * that falls further behind is ended with RESOURCE_EXHAUSTED and its queue freed
+   * at once; it resumes from its last cursor (or takes a new snapshot).
+   */
+  readonly maxPendingKeys: number;
 }
 
 export interface WatchContext {
@@ -55,6 +61,8 @@ export class WatchSession {
   private cancelCheckpointTimer: (() => void) | undefined;
   private waiter: (() => void) | undefined;
   private closed = false;
+  /** Set when the watcher fell too far behind: next() throws it. */
+  private overflow: CapacityExceededError | undefined;
 
   constructor(
     private readonly ctx: WatchContext,
@@ -108,6 +116,7 @@ export class WatchSession {
         (before.entry.expiration === 0 || before.entry.expiration > expiredThrough);
       if (beforeHeld || this.filter.matchesLive(after)) this.queue.add(key, beforeHeld);
     }
+    if (this.queue.size > this.ctx.options.maxPendingKeys) this.fellBehind();
     this.wake();
   }
 
@@ -119,12 +128,14 @@ export class WatchSession {
       this.queue.add(recordKey(record), true);
       any = true;
     }
+    if (this.queue.size > this.ctx.options.maxPendingKeys) this.fellBehind();
     if (any) this.wake();
   }
 
   /** The next items, waiting until there are some; undefined once closed or aborted. */
   async next(signal?: AbortSignal): Promise<WatchItem[] | undefined> {
     for (;;) {
+      if (this.overflow !== undefined) throw this.overflow;
       if (this.closed || signal?.aborted === true) return undefined;
       const items = this.take();
       if (items.length > 0) return items;
@@ -174,6 +185,17 @@ export class WatchSession {
     this.snapshot = undefined;
     this.wake();
     this.onClose(this);
+  }
+
+  /** Frees everything this watcher holds now (it may not be reading at all) and ends it. */
+  private fellBehind(): void {
+    if (this.closed) return;
+    const bound = this.ctx.options.maxPendingKeys;
+    this.overflow = new CapacityExceededError(
+      `this watcher fell more than ${bound} changed keys behind (it reads too slowly); ` +
+        'its queue was dropped: resume from the last cursor received, or watch again for a snapshot',
+    );
+    this.close();
   }
 
   private startSnapshot(reason: SnapshotReason): void {
