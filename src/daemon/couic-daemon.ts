@@ -77,9 +77,9 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, clock:
     await store.restore(await persistence.load());
     logger.info({ rules: store.countByPolicy() }, 'dynamic rules restored');
 
-    const sets = new StaticSets(await SetRepository.open(setsDirOf(options.workingDir), { logger }), store);
-    const { changes } = await sets.reload();
-    logger.info({ sets: changes.length }, 'static sets loaded');
+    const sets = new StaticSets(await SetRepository.open(setsDirOf(options.workingDir), { logger }), store, logger);
+    const { changes, refused } = await sets.reload();
+    logger.info({ sets: changes.length, refused: refused.map((r) => `${r.policy}/${r.name}`) }, 'static sets loaded');
     // Pinned maps survived the restart: drop what the restored store no longer has.
     if (dataPlane instanceof XdpDataPlane) await dataPlane.reconcile();
 

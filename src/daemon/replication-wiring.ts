@@ -65,6 +65,8 @@ export async function startReplication(deps: ReplicationDeps): Promise<RunningRe
       peers: peering.peers,
       tls: { caPem: await readFile(tls.caPath), certPem: await readFile(tls.certPath), keyPem: await readFile(tls.keyPath) },
       timings: { reconnectMaxMs: peering.reconnectMaxMs, ...deps.meshTimings },
+      maxClockOffsetMs: options.replication.maxClockOffsetMs,
+      nodeIdBinding: peering.nodeIdBinding,
     });
     mesh.start();
     logger.info(
