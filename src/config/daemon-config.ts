@@ -190,9 +190,14 @@ function readPersistence(table: TableReader | undefined): PersistenceOptions {
 }
 
 function readReplication(table: TableReader | undefined): ReplicationOptions {
-  const replication: ReplicationOptions = { maxClockOffsetMs: DAEMON_DEFAULTS.maxClockOffsetMs };
+  const replication: ReplicationOptions = {
+    maxClockOffsetMs: DAEMON_DEFAULTS.maxClockOffsetMs,
+    watchMaxPendingKeys: DAEMON_DEFAULTS.watchMaxPendingKeys,
+  };
   if (table === undefined) return replication;
   replication.maxClockOffsetMs = table.integer('max_clock_offset_ms', DAEMON_LIMITS.maxClockOffsetMs) ?? replication.maxClockOffsetMs;
+  replication.watchMaxPendingKeys =
+    table.integer('watch_max_pending_keys', DAEMON_LIMITS.watchMaxPendingKeys) ?? replication.watchMaxPendingKeys;
   table.finish();
   return replication;
 }

@@ -74,6 +74,8 @@ export interface PeeringOptions {
 export interface ReplicationOptions {
   /** Received record versions further ahead of this node's clock are refused (HLC max offset). */
   maxClockOffsetMs: number;
+  /** Changed keys a Watch client may fall behind by before its stream is ended (its memory bound). */
+  watchMaxPendingKeys: number;
 }
 
 export interface DaemonOptions {
@@ -113,6 +115,7 @@ export const DAEMON_DEFAULTS = {
   tombstoneLifetimeS: 86_400,
   reconnectMaxMs: 30_000,
   maxClockOffsetMs: 60_000,
+  watchMaxPendingKeys: 524_288,
   nodeIdBinding: 'client' as NodeIdBinding,
 } as const;
 
@@ -125,6 +128,7 @@ export const DAEMON_LIMITS = {
   reconnectMaxMs: { min: 250, max: 600_000 },
   /** Below a second, ordinary NTP jitter would refuse records; above a day, the bound protects little. */
   maxClockOffsetMs: { min: 1_000, max: 86_400_000 },
+  watchMaxPendingKeys: { min: 1_000, max: 10_000_000 },
   /** Linux sockaddr_un.sun_path is 108 bytes including the terminating NUL. */
   socketPathBytes: 107,
 } as const;

@@ -96,7 +96,13 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, clock:
       sets: createSetsService(sets, logger),
       stats: createStatsService(store, dataPlane),
       replication: createReplicationService({
-        broker: new WatchBroker({ store, feed: replication.hub.feed, clock, scheduler: systemScheduler }),
+        broker: new WatchBroker({
+          store,
+          feed: replication.hub.feed,
+          clock,
+          scheduler: systemScheduler,
+          options: { maxPendingKeys: options.replication.watchMaxPendingKeys },
+        }),
         statusSources: () => replication.statusSources,
       }),
     };

@@ -28,7 +28,7 @@ test('an empty config gives every default', (t) => {
     server: { socketPath: '/run/couic/couic.sock', mtls: false },
     persistence: { flushIntervalMs: 2, snapshotEvery: 100000 },
     peering: { enabled: false, peers: [], flushIntervalMs: 250, tombstoneLifetimeS: 86400, reconnectMaxMs: 30000, nodeIdBinding: 'client' },
-    replication: { maxClockOffsetMs: 60000 },
+    replication: { maxClockOffsetMs: 60000, watchMaxPendingKeys: 524288 },
   });
 });
 
@@ -69,6 +69,7 @@ reconnect_max_ms = 5000
 node_id_binding = "certificate"
 [replication]
 max_clock_offset_ms = 5000
+watch_max_pending_keys = 20000
 [[peering.peers]]
 host = "couic2.couic.tld"
 port = 2900
@@ -103,7 +104,7 @@ test('every key of the format is read', (t) => {
       reconnectMaxMs: 5000,
       nodeIdBinding: 'certificate',
     },
-    replication: { maxClockOffsetMs: 5000 },
+    replication: { maxClockOffsetMs: 5000, watchMaxPendingKeys: 20000 },
   });
 });
 
