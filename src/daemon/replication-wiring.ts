@@ -75,7 +75,7 @@ export async function startReplication(deps: ReplicationDeps): Promise<RunningRe
     );
   }
 
-  const bus = startBus({ bus: options.bus, hub, store, workingDir: options.workingDir, clock, logger: logger.child({ component: 'bus' }), reconnectMaxMs: peering.reconnectMaxMs });
+  const bus = startBus({ bus: options.bus, hub, store, workingDir: options.workingDir, clock, logger: logger.child({ component: 'bus' }), reconnectMaxMs: peering.reconnectMaxMs, maxClockOffsetMs: options.replication.maxClockOffsetMs });
 
   let stopped: Promise<void> | undefined;
   return {

@@ -21,6 +21,8 @@ import type { Logger } from 'pino';
 import type { BusOptions } from '../../config/bus-options.js';
 import type { Clock } from '../../domain/clock.js';
 import { recordVersion, type ReplicatedRecord } from '../../domain/replicated-record.js';
+import { DEFAULT_MAX_CLOCK_OFFSET_MS } from '../../domain/version.js';
+import { splitByClockOffset } from '../core/clock-offset-guard.js';
 import type { CoalescingOutbox } from '../core/coalescing-outbox.js';
 import { CHUNK_OVERHEAD_BYTES, estimateRecordBytes } from '../core/record-size.js';
 import type { Scheduler } from '../core/scheduler.js';
@@ -64,6 +66,8 @@ export interface BusLinkOptions {
   readonly compactMinBytes?: number;
   /** How often the consumed sequence is written to working_dir (and at stop). */
   readonly cursorSaveIntervalMs?: number;
+  /** `[replication] max_clock_offset_ms`: records dated further ahead are refused (default DEFAULT_MAX_CLOCK_OFFSET_MS). */
+  readonly maxClockOffsetMs?: number;
 }
 
 /** Publishes in flight at once (each a batch of up to maxChunkBytes). */
@@ -114,6 +118,8 @@ export class BusLink implements LinkStatusSource {
   private lastFlushAtMs: number | undefined;
   private recordsSent = 0;
   private recordsReceived = 0;
+  /** Received records refused for a version beyond the clock offset bound. */
+  private recordsRefused = 0;
   private bytesSent = 0;
   private bytesReceived = 0;
   /** Batches skipped because they did not decode (logged). */
@@ -178,6 +184,7 @@ export class BusLink implements LinkStatusSource {
       ...(this.lastFlushAtMs !== undefined ? { lastFlushAtMs: this.lastFlushAtMs } : {}),
       recordsSent: this.recordsSent,
       recordsReceived: this.recordsReceived,
+      recordsRefused: this.recordsRefused,
       bytesSent: this.bytesSent,
       bytesReceived: this.bytesReceived,
     };
@@ -511,14 +518,27 @@ export class BusLink implements LinkStatusSource {
   }
 
   /** A batch's records, or none (logged and counted) when it does not decode. */
-  private decode(data: Uint8Array, seq: number, from: string): ReplicatedRecord[] {
+  private decode(data: Uint8Array, seq: number, from: string): readonly ReplicatedRecord[] {
+    let records: ReplicatedRecord[];
     try {
-      return decodeBatch(data);
+      records = decodeBatch(data);
     } catch (error) {
       this.badBatches++;
       this.options.logger.error({ err: error, seq, from, stream: this.names.stream }, 'bus: skipped a batch that does not decode');
       return [];
     }
+    const maxOffsetMs = this.options.maxClockOffsetMs ?? DEFAULT_MAX_CLOCK_OFFSET_MS;
+    const { accepted, refused, aheadMs, example } = splitByClockOffset(records, this.options.clock.nowMs(), maxOffsetMs);
+    if (refused > 0) {
+      this.recordsRefused += refused;
+      this.lastError = `refused ${refused} record(s) published by ${from} whose version is up to ${aheadMs} ms ahead of this node's clock (beyond max_clock_offset_ms = ${maxOffsetMs}; e.g. ${example})`;
+      this.lastErrorAtMs = this.options.clock.nowMs();
+      this.options.logger.warn(
+        { seq, from, refused, aheadMs, example, maxClockOffsetMs: maxOffsetMs },
+        `bus: refused ${refused} record(s): version up to ${aheadMs} ms ahead of this node's clock (beyond [replication] max_clock_offset_ms); check the clocks (NTP) of the nodes`,
+      );
+    }
+    return accepted;
   }
 
   // ---- compaction ----

@@ -15,6 +15,7 @@ export interface StartBusDeps {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly reconnectMaxMs?: number;
+  readonly maxClockOffsetMs?: number;
 }
 
 export function startBus(deps: StartBusDeps): BusLink | undefined {
@@ -29,6 +30,7 @@ export function startBus(deps: StartBusDeps): BusLink | undefined {
     logger: deps.logger,
     connect,
     ...(deps.reconnectMaxMs !== undefined ? { reconnectMaxMs: deps.reconnectMaxMs } : {}),
+    ...(deps.maxClockOffsetMs !== undefined ? { maxClockOffsetMs: deps.maxClockOffsetMs } : {}),
   });
   link.start();
   deps.logger.info(

@@ -8,8 +8,9 @@
 // backpressure. Merges are idempotent, so duplicates and reordering never need
 // rejecting: a summary or marker arriving out of order only ever causes extra sends.
 import { FailedPreconditionError } from '../../domain/errors.js';
-import { recordVersion, type ReplicatedRecord } from '../../domain/replicated-record.js';
-import { clockOffsetExcessMs, DEFAULT_MAX_CLOCK_OFFSET_MS, formatVersion } from '../../domain/version.js';
+import type { ReplicatedRecord } from '../../domain/replicated-record.js';
+import { DEFAULT_MAX_CLOCK_OFFSET_MS } from '../../domain/version.js';
+import { splitByClockOffset } from './clock-offset-guard.js';
 import type { ReconciliationSummary } from '../link-status.js';
 import type { CoalescingOutbox } from './coalescing-outbox.js';
 import { groupByBucket, recordsToSend, SUMMARY_ENTRY_BYTES, SummaryWriter, type BucketRecords, type SummaryBlock } from './record-summaries.js';
@@ -382,24 +383,8 @@ export class MeshSession {
    * again on the next connection and they are refused (and reported) again.
    */
   private withinClockOffset(records: readonly ReplicatedRecord[]): readonly ReplicatedRecord[] {
-    const now = this.hub.clock.nowMs();
-    let refused = 0;
-    let aheadMs = 0;
-    let example = '';
-    const accepted: ReplicatedRecord[] = [];
-    for (const record of records) {
-      const excess = clockOffsetExcessMs(recordVersion(record), now, this.maxClockOffsetMs);
-      if (excess === 0) {
-        accepted.push(record);
-        continue;
-      }
-      refused++;
-      if (excess > aheadMs) {
-        aheadMs = excess;
-        example = formatVersion(recordVersion(record));
-      }
-    }
-    if (refused === 0) return records;
+    const { accepted, refused, aheadMs, example } = splitByClockOffset(records, this.hub.clock.nowMs(), this.maxClockOffsetMs);
+    if (refused === 0) return accepted;
     this.counters.recordsRefused += refused;
     this.noteError(
       `refused ${refused} record(s) whose version is up to ${aheadMs} ms ahead of this node's clock ` +

@@ -10,6 +10,7 @@ import { HybridClock } from '../../../src/domain/version.js';
 import { MemoryReplicaStore } from '../../../src/replication/core/memory-replica-store.js';
 import { MeshSession, type MeshMessage, type MeshSessionOptions } from '../../../src/replication/core/mesh-session.js';
 import { ReplicationHub } from '../../../src/replication/core/replication-hub.js';
+import { splitByClockOffset } from '../../../src/replication/core/clock-offset-guard.js';
 import { ManualScheduler } from '../../../src/replication/core/scheduler.js';
 import { describeAll, live, tomb, v } from './fixtures.js';
 
@@ -307,4 +308,16 @@ test('issue 14 (4): a message that cannot be sent is counted, reported and ends 
   t.true(events.includes('send-failed'));
   t.true(errors.length >= 1);
   t.regex(String((errors[0] as Error).message), /could not send/);
+});
+
+test('splitByClockOffset keeps the input when nothing is refused, and reports the furthest refused version', (t) => {
+  const within = [live('10.0.0.0/8', v(NOW, 0, 'a')), live('10.1.0.0/16', v(NOW + 60_000, 3, 'a'))];
+  const same = splitByClockOffset(within, NOW, 60_000);
+  t.is(same.accepted, within);
+  t.is(same.refused, 0);
+  const mixed = splitByClockOffset([...within, live('10.2.0.0/16', v(NOW + 120_000, 0, 'b')), live('10.3.0.0/16', v(NOW + 90_000, 0, 'b'))], NOW, 60_000);
+  t.is(mixed.accepted.length, 2);
+  t.is(mixed.refused, 2);
+  t.is(mixed.aheadMs, 120_000);
+  t.is(mixed.example, `${NOW + 120_000}.0@b`);
 });
