@@ -17,18 +17,24 @@ const STATUS_OF: Record<ErrorKind, Status> = {
 };
 
 /**
- * Longest status message sent. It travels in the HTTP/2 trailers: one beyond the
- * peer's header-list limit breaks the whole connection, every call multiplexed on it.
+ * Longest status message sent, in UTF-8 bytes. It travels percent-encoded in the
+ * HTTP/2 trailers: one beyond the peer's header-list limit breaks the whole
+ * connection, every call multiplexed on it.
  */
-export const MAX_STATUS_MESSAGE_CHARS = 2048;
+export const MAX_STATUS_MESSAGE_BYTES = 2048;
 
 function bounded(message: string): string {
-  if (message.length <= MAX_STATUS_MESSAGE_CHARS) return message;
-  return `${message.slice(0, MAX_STATUS_MESSAGE_CHARS)}... (message cut at ${MAX_STATUS_MESSAGE_CHARS} of ${message.length} characters)`;
+  if (message.length <= MAX_STATUS_MESSAGE_BYTES / 4 || Buffer.byteLength(message) <= MAX_STATUS_MESSAGE_BYTES) return message;
+  let cut = Math.min(message.length, MAX_STATUS_MESSAGE_BYTES);
+  while (Buffer.byteLength(message.slice(0, cut)) > MAX_STATUS_MESSAGE_BYTES) cut = Math.floor(cut * 0.8);
+  return `${message.slice(0, cut)}... (message cut at ${cut} of ${message.length} characters)`;
 }
 
 export function toServerError(error: unknown, logger: Logger, method: string): ServerError {
-  if (error instanceof ServerError) return error.details.length <= MAX_STATUS_MESSAGE_CHARS ? error : new ServerError(error.code, bounded(error.details));
+  if (error instanceof ServerError) {
+    const details = bounded(error.details);
+    return details === error.details ? error : new ServerError(error.code, details);
+  }
   if (error instanceof CouicError) return new ServerError(STATUS_OF[error.kind], bounded(error.message));
   logger.error({ err: error, method }, 'internal error');
   return new ServerError(Status.INTERNAL, 'internal error (see the daemon log)');

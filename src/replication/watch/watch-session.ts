@@ -5,6 +5,7 @@
 import { nowSeconds, type Clock } from '../../domain/clock.js';
 import { CapacityExceededError, InvalidArgumentError } from '../../domain/errors.js';
 import { isExpired } from '../../domain/entry.js';
+import { quotePrefix } from '../../domain/validation.js';
 import { recordKey, type LiveRecord, type ReplicatedRecord } from '../../domain/replicated-record.js';
 import type { ChangeFeed } from '../core/change-feed.js';
 import type { Scheduler } from '../core/scheduler.js';
@@ -45,6 +46,7 @@ export interface KeyedChange {
   readonly after: ReplicatedRecord | undefined;
 }
 
+const MAX_CURSOR_LENGTH = 128;
 const CURSOR_EXPECTED = 'expected a cursor printed by an earlier watch (snapshot end or checkpoint), like "9f1c2e0a5b7d3c4e:1234@1700000000"';
 
 export class WatchSession {
@@ -74,8 +76,9 @@ export class WatchSession {
       this.startSnapshot('no-cursor');
       return;
     }
-    const cursor = parseWatchCursor(cursorText);
-    if (cursor === undefined) throw InvalidArgumentError.single('cursor', `"${cursorText}" is not a watch cursor: ${CURSOR_EXPECTED}`);
+    // A real cursor is ~40 characters: longer input is refused before parsing.
+    const cursor = cursorText.length > MAX_CURSOR_LENGTH ? undefined : parseWatchCursor(cursorText);
+    if (cursor === undefined) throw InvalidArgumentError.single('cursor', `${quotePrefix(cursorText)} is not a watch cursor: ${CURSOR_EXPECTED}`);
     const since = cursor.feedId === ctx.feed.feedId ? ctx.feed.since(cursor.seq) : ({ reset: true } as const);
     if (since.reset) {
       this.startSnapshot('cursor-reset');
