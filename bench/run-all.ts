@@ -1,6 +1,7 @@
 // Every scenario, one section: what `npm run bench` runs (through bench/run.js).
 import { apiInsertScenario } from './api-insert.js';
 import { busPropagationScenario } from './bus-propagation.js';
+import { hostileLoadScenario } from './hostile-load.js';
 import { runCli } from './lib/cli.js';
 import { memoryScenario } from './memory.js';
 import { replicationMemoryScenario } from './replication-memory.js';
@@ -9,6 +10,6 @@ import { replicationReconcileScenario } from './replication-reconcile.js';
 import { scalingScenario } from './scaling.js';
 import { xdpScenario } from './xdp.js';
 
-export const ALL_SCENARIOS = [apiInsertScenario, memoryScenario, scalingScenario, xdpScenario, replicationPropagationScenario, replicationReconcileScenario, replicationMemoryScenario, busPropagationScenario] as const;
+export const ALL_SCENARIOS = [apiInsertScenario, memoryScenario, scalingScenario, xdpScenario, replicationPropagationScenario, replicationReconcileScenario, replicationMemoryScenario, busPropagationScenario, hostileLoadScenario] as const;
 
 await runCli(ALL_SCENARIOS);

@@ -5,6 +5,8 @@ import { nowSeconds, type Clock } from '../../domain/clock.js';
 import type { RuleEntry } from '../../domain/entry.js';
 import { CapacityExceededError, InvalidArgumentError, NotFoundError } from '../../domain/errors.js';
 import { checkTagPatterns } from '../../domain/tag-pattern.js';
+import type { Entry } from '../../generated/couic/v1/entry.js';
+import { compileTagFilter } from '../../store/tag-filter.js';
 import { Verdict, type RulesServiceImplementation } from '../../generated/couic/v1/rules.js';
 import type { RuleStore } from '../../store/rule-store.js';
 import { authorize, type Caller, type CallerContext } from '../caller.js';
@@ -28,6 +30,9 @@ export const MAX_BATCH = 262_144;
  * rather than left to hold the event loop.
  */
 export const LIST_WORK_BUDGET_MS = 5_000;
+
+/** Entries per ListRules message, and per step of the walk. */
+const LIST_CHUNK = 5_000;
 
 export function createRulesService(deps: RulesServiceDeps): RulesServiceImplementation<CallerContext> {
   const { store, clock, logger } = deps;
@@ -116,22 +121,30 @@ export function createRulesService(deps: RulesServiceDeps): RulesServiceImplemen
       const tagPatterns = request.tags.flatMap((t) => t.split(','));
       const patternProblem = checkTagPatterns(tagPatterns);
       if (patternProblem !== undefined) throw InvalidArgumentError.single('tags', patternProblem);
-      const filter = {
-        ...(policy !== undefined ? { policy } : {}),
-        tagPatterns,
-        includeSets: request.includeSets,
-      };
+      // The tag filter is applied here, chunk by chunk of the walk (the store yields
+      // every LIST_CHUNK entries), with a turn of the event loop between chunks: a
+      // filter that matches nothing walks every rule without ever holding the loop
+      // for more than one chunk, and the walk stops at its work budget.
+      const matches = compileTagFilter(tagPatterns);
+      const walk = store.list({ ...(policy !== undefined ? { policy } : {}), includeSets: request.includeSets }, LIST_CHUNK);
+      let out: Entry[] = [];
       let workMs = 0;
       let stepStart = performance.now();
-      for (const chunk of store.list(filter)) {
-        const entries = chunk.map(entryToWire);
+      for (const chunk of walk) {
+        for (const entry of chunk) if (matches(entry.tag)) out.push(entryToWire(entry));
         workMs += performance.now() - stepStart;
         if (workMs > LIST_WORK_BUDGET_MS) {
           throw new CapacityExceededError(`listing used more than its ${LIST_WORK_BUDGET_MS} ms work budget; narrow it with a policy or tag filter`);
         }
-        yield { entries };
+        if (out.length >= LIST_CHUNK) {
+          yield { entries: out };
+          out = [];
+        } else {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
         stepStart = performance.now();
       }
+      if (out.length > 0) yield { entries: out };
     },
 
     async checkAddress(request, { caller }) {
