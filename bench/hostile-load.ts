@@ -41,7 +41,7 @@ export interface HostileSizes {
   readonly rounds: number;
 }
 
-export const FULL_SIZES: HostileSizes = { rulesPerFamily: 262_144, ignoreRules: 65_536, taggedRules: 1_000, batchRules: 65_536, checksPerPhase: 1_000, rounds: 3 };
+export const FULL_SIZES: HostileSizes = { rulesPerFamily: 262_144, ignoreRules: 65_536, taggedRules: 1_000, batchRules: 65_536, checksPerPhase: 300, rounds: 2 };
 export const QUICK_SIZES: HostileSizes = { rulesPerFamily: 5_000, ignoreRules: 1_000, taggedRules: 100, batchRules: 2_500, checksPerPhase: 100, rounds: 1 };
 
 const HEALTH_GAP_MS = 5;

@@ -10,6 +10,7 @@ import { REPO_ROOT } from '../../../bench/lib/paths.js';
 import { machineInfo } from '../../../bench/lib/machine.js';
 import { runMemory } from '../../../bench/memory.js';
 import { runScaling } from '../../../bench/scaling.js';
+import { runHostileLoad } from '../../../bench/hostile-load.js';
 import { runXdp } from '../../../bench/xdp.js';
 import { DEFAULT_OBJECT_PATH } from '../../../src/dataplane/xdp/xdp-dataplane.js';
 import { xdpSkipReason } from '../../helpers/netns.js';
@@ -63,6 +64,15 @@ test.serial('memory runs with tiny sizes and reads the RSS of the daemon', async
   const result = await runMemory({ rulesPerFamily: 400, ignoreRules: 100, batchRules: 150, runs: 1, settleMs: 0 });
   t.is(result.scenario, 'memory');
   checkFigures(t, result, 2);
+  results.push(result);
+});
+
+test.serial('hostile-load runs with tiny sizes: health checks with and without the hostile client (its own process)', async (t) => {
+  const result = await runHostileLoad({ rulesPerFamily: 200, ignoreRules: 50, taggedRules: 20, batchRules: 100, checksPerPhase: 20, rounds: 1 });
+  t.is(result.scenario, 'hostile-load');
+  checkFigures(t, result, 2);
+  // The attacker really ran: it made calls of every kind.
+  t.regex(result.notes.join('\n'), /calls made: [1-9][\d,]* list, [1-9][\d,]* check, [1-9][\d,]* watch, [1-9][\d,]* garbage/);
   results.push(result);
 });
 
