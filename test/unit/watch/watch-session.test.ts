@@ -226,6 +226,24 @@ test('issue 14: a watcher that does not read is ended once it falls maxPendingKe
   t.is(env.broker.watchers, 0);
 });
 
+test('a snapshot larger than one walk step is collected across turns; changes meanwhile leave the client with the current state', async (t) => {
+  const env = makeEnv({ checkpointIntervalMs: 0 });
+  const total = 20_000 + 5;
+  for (let i = 0; i < total; i++) env.add('drop', `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}/32`, { tag: 'a' });
+  const session = env.broker.open(ALL, undefined);
+  // The first step walked 20,000 records; meanwhile a rule not walked yet is deleted and another retagged, one added.
+  env.del('drop', `10.0.78.${(total - 1) & 255}/32`);
+  env.add('drop', `10.0.78.${(total - 2) & 255}/32`, { tag: 'b' });
+  env.add('drop', '192.0.2.1/32', { tag: 'c' });
+  const client = new ClientModel();
+  const first = await session.next();
+  t.is(first?.[0]?.type, 'snapshot-begin');
+  client.apply(first ?? []);
+  drain(env, session, client);
+  t.deepEqual(sorted(client.held), expected(env, ALL));
+  session.close();
+});
+
 type Op =
   | { readonly op: 'add'; readonly cidr: number; readonly tag: number; readonly expiresInS: number }
   | { readonly op: 'del'; readonly cidr: number }
