@@ -90,7 +90,7 @@ test.serial('scaling runs with tiny sizes at 1x/4x/16x and yields its curves', a
 });
 
 test.serial('the results section is a well-formed markdown table, appended to the file', async (t) => {
-  t.is(results.length, 3, 'the scenario tests above must pass first');
+  t.is(results.length, 4, 'the scenario tests above must pass first');
   const section = renderSection({ machine: machineInfo(REPO_ROOT), mode: 'quick', command: 'npm run bench -- --quick', results });
   const lines = section.split('\n');
   t.regex(lines[0] ?? '', /^## \d{4}-\d\d-\d\d \d\d:\d\d UTC · \S+ · quick$/);
