@@ -2,6 +2,7 @@
 import { apiInsertScenario } from './api-insert.js';
 import { busPropagationScenario } from './bus-propagation.js';
 import { cliStartScenario } from './cli-start.js';
+import { hostileLoadScenario } from './hostile-load.js';
 import { runCli } from './lib/cli.js';
 import { memoryScenario } from './memory.js';
 import { replicationMemoryScenario } from './replication-memory.js';
@@ -11,6 +12,6 @@ import { restartScenario } from './restart.js';
 import { scalingScenario } from './scaling.js';
 import { xdpScenario } from './xdp.js';
 
-export const ALL_SCENARIOS = [apiInsertScenario, memoryScenario, restartScenario, scalingScenario, xdpScenario, replicationPropagationScenario, replicationReconcileScenario, replicationMemoryScenario, busPropagationScenario, cliStartScenario] as const;
+export const ALL_SCENARIOS = [apiInsertScenario, memoryScenario, restartScenario, scalingScenario, xdpScenario, replicationPropagationScenario, replicationReconcileScenario, replicationMemoryScenario, busPropagationScenario, cliStartScenario, hostileLoadScenario] as const;
 
 await runCli(ALL_SCENARIOS);

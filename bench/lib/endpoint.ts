@@ -2,6 +2,7 @@
 // TLS TCP listener on loopback (the remote API and the peer mesh's transport). Both
 // the daemon and the echo baseline are measured on the same kind of endpoint. The
 // channel itself is the test kit's (test/helpers/clients.ts), as tests dial it.
+import { Channel } from 'nice-grpc';
 import { tlsEndpoint, unixEndpoint, type Endpoint as KitEndpoint } from '../../test/helpers/clients.js';
 
 /** Matches the daemon's own limit (src/api/grpc-server.ts); the echo serves the same. */
@@ -20,4 +21,10 @@ export function describeTransport(transport: Transport): string {
 export function kitEndpoint(endpoint: Endpoint): KitEndpoint {
   if (endpoint.transport === 'unix') return unixEndpoint(endpoint.socketPath);
   return tlsEndpoint({ host: '127.0.0.1', port: endpoint.port }, { caPem: endpoint.caPem, serverName: endpoint.serverName });
+}
+
+/** A channel to `endpoint` (for the services the rules client does not cover, e.g. health, Watch). */
+export function openChannel(endpoint: Endpoint): Channel {
+  const kit = kitEndpoint(endpoint);
+  return new Channel(kit.target, kit.credentials, kit.channelOptions);
 }

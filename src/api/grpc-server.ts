@@ -15,6 +15,7 @@ import { SetsServiceDefinition, type SetsServiceImplementation } from '../genera
 import { StatsServiceDefinition, type StatsServiceImplementation } from '../generated/couic/v1/stats.js';
 import { authMiddleware, type TokenDirectory } from './auth-middleware.js';
 import type { CallerContext } from './caller.js';
+import { installPrefaceDeadline } from './connection-deadlines.js';
 import { errorMappingMiddleware } from './error-mapping.js';
 import { requestMetricsMiddleware } from './request-metrics.js';
 import { withTolerantDecoding } from './undecodable-requests.js';
@@ -47,10 +48,19 @@ export interface TlsMaterial {
   readonly requestClientCert?: boolean;
 }
 
+/**
+ * Connection deadlines of the TCP listener: a client that never completes the TLS
+ * handshake is dropped after TLS_HANDSHAKE_TIMEOUT_MS (Node's default is 120 s); one
+ * that completes it but never sends the HTTP/2 preface, after HTTP2_PREFACE_TIMEOUT_MS
+ * (connection-deadlines.ts).
+ */
+export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+
 /** Peers notice a dead caller as fast as a dead callee (~2.3 s, NOTES-stack.md). */
 const PEERING_SERVER_OPTIONS = { 'grpc.keepalive_time_ms': 2_000, 'grpc.keepalive_timeout_ms': 1_000 } as const;
 
 export function buildGrpcServer(services: CouicServices, directory: TokenDirectory, logger: Logger): Server {
+  if (!installPrefaceDeadline()) logger.warn('this grpc-js version offers no HTTP/2 server hook: the HTTP/2 preface has no deadline');
   const server = createServer({
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
     'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
@@ -71,7 +81,8 @@ export function buildGrpcServer(services: CouicServices, directory: TokenDirecto
       .with(authMiddleware(directory))
       .add(RawPeeringServiceDefinition, services.peering);
   }
-  measured.add(HealthDefinition, HealthServiceImpl(HealthState()));
+  // Health is unauthenticated, but undecodable bodies are INVALID_ARGUMENT here too (not INTERNAL).
+  measured.with(errorMappingMiddleware(logger)).add(withTolerantDecoding(HealthDefinition), HealthServiceImpl(HealthState()));
   // Reflection answers both grpc.reflection.v1 and v1alpha (same messages, other
   // package; grpcurl and older tools ask for v1alpha), and lists health and itself: the
   // protoset holds their descriptors (proto/grpc/).
@@ -107,11 +118,20 @@ function reflectionV1alphaDefinition(): typeof ServerReflectionService {
 export function serverCredentials(tls: TlsMaterial | undefined): ServerCredentials {
   if (tls === undefined) return ServerCredentials.createInsecure();
   if (!tls.requireClientCert && tls.requestClientCert === true && tls.caPem !== undefined) {
-    return optionalClientCertCredentials({ caPem: tls.caPem, certPem: tls.certPem, keyPem: tls.keyPem });
+    return withHandshakeTimeout(optionalClientCertCredentials({ caPem: tls.caPem, certPem: tls.certPem, keyPem: tls.keyPem }));
   }
-  return ServerCredentials.createSsl(
-    tls.requireClientCert ? (tls.caPem ?? null) : null,
-    [{ cert_chain: tls.certPem, private_key: tls.keyPem }],
-    tls.requireClientCert,
+  return withHandshakeTimeout(
+    ServerCredentials.createSsl(
+      tls.requireClientCert ? (tls.caPem ?? null) : null,
+      [{ cert_chain: tls.certPem, private_key: tls.keyPem }],
+      tls.requireClientCert,
+    ),
   );
+}
+
+/** grpc-js passes these options to http2.createSecureServer (hence tls.Server): the handshake deadline goes there. */
+function withHandshakeTimeout(credentials: ServerCredentials): ServerCredentials {
+  const constructorOptions = credentials._getConstructorOptions.bind(credentials);
+  credentials._getConstructorOptions = () => ({ ...constructorOptions(), handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS });
+  return credentials;
 }

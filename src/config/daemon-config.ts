@@ -15,6 +15,9 @@ import {
   type MetricsOptions,
   type PeerOptions,
   type PeeringOptions,
+  NODE_ID_BINDINGS,
+  type NodeIdBinding,
+  type ReplicationOptions,
   type PersistenceOptions,
   type ServerOptions,
   type TlsOptions,
@@ -69,11 +72,12 @@ export function compileDaemonOptions(raw: unknown, baseDir: string): DaemonOptio
   const metrics = readMetrics(root.table('metrics'));
   const persistence = readPersistence(root.table('persistence'));
   const peering = readPeering(root.table('peering'));
+  const replication = readReplication(root.table('replication'));
   const bus = readBus(root.table('bus'), base);
   const xdp = readXdp(root.table('xdp'), base);
   root.finish();
 
-  const options: DaemonOptions = { ifaces, workingDir, logging, server, persistence, peering };
+  const options: DaemonOptions = { ifaces, workingDir, logging, server, persistence, peering, replication };
   if (user !== undefined) options.user = user;
   if (group !== undefined) options.group = group;
   if (nodeId !== undefined) options.nodeId = nodeId;
@@ -185,6 +189,19 @@ function readPersistence(table: TableReader | undefined): PersistenceOptions {
   return persistence;
 }
 
+function readReplication(table: TableReader | undefined): ReplicationOptions {
+  const replication: ReplicationOptions = {
+    maxClockOffsetMs: DAEMON_DEFAULTS.maxClockOffsetMs,
+    watchMaxPendingKeys: DAEMON_DEFAULTS.watchMaxPendingKeys,
+  };
+  if (table === undefined) return replication;
+  replication.maxClockOffsetMs = table.integer('max_clock_offset_ms', DAEMON_LIMITS.maxClockOffsetMs) ?? replication.maxClockOffsetMs;
+  replication.watchMaxPendingKeys =
+    table.integer('watch_max_pending_keys', DAEMON_LIMITS.watchMaxPendingKeys) ?? replication.watchMaxPendingKeys;
+  table.finish();
+  return replication;
+}
+
 function readPeering(table: TableReader | undefined): PeeringOptions {
   const peering: PeeringOptions = {
     enabled: DAEMON_DEFAULTS.peeringEnabled,
@@ -192,8 +209,10 @@ function readPeering(table: TableReader | undefined): PeeringOptions {
     flushIntervalMs: DAEMON_DEFAULTS.peeringFlushIntervalMs,
     tombstoneLifetimeS: DAEMON_DEFAULTS.tombstoneLifetimeS,
     reconnectMaxMs: DAEMON_DEFAULTS.reconnectMaxMs,
+    nodeIdBinding: DAEMON_DEFAULTS.nodeIdBinding,
   };
   if (table === undefined) return peering;
+  peering.nodeIdBinding = readChoice<NodeIdBinding>(table, 'node_id_binding', NODE_ID_BINDINGS) ?? peering.nodeIdBinding;
   peering.enabled = table.boolean('enabled') ?? peering.enabled;
   peering.flushIntervalMs = table.integer('flush_interval_ms', DAEMON_LIMITS.peeringFlushIntervalMs) ?? peering.flushIntervalMs;
   peering.tombstoneLifetimeS = table.integer('tombstone_lifetime_s', DAEMON_LIMITS.tombstoneLifetimeS) ?? peering.tombstoneLifetimeS;

@@ -54,6 +54,10 @@ export interface PeerOptions {
   token: string;
 }
 
+/** `[peering] node_id_binding`: see replication/mesh/node-id-binding.ts. */
+export type NodeIdBinding = 'client' | 'certificate' | 'none';
+export const NODE_ID_BINDINGS: readonly NodeIdBinding[] = ['client', 'certificate', 'none'];
+
 export interface PeeringOptions {
   enabled: boolean;
   peers: PeerOptions[];
@@ -63,6 +67,15 @@ export interface PeeringOptions {
   tombstoneLifetimeS: number;
   /** Cap of the exponential reconnect backoff (jittered, from 250 ms). */
   reconnectMaxMs: number;
+  /** What an inbound peer's announced node id must match: its peering client name, its certificate CN, or nothing. */
+  nodeIdBinding: NodeIdBinding;
+}
+
+export interface ReplicationOptions {
+  /** Received record versions further ahead of this node's clock are refused (HLC max offset). */
+  maxClockOffsetMs: number;
+  /** Changed keys a Watch client may fall behind by before its stream is ended (its memory bound). */
+  watchMaxPendingKeys: number;
 }
 
 export interface DaemonOptions {
@@ -80,6 +93,8 @@ export interface DaemonOptions {
   metrics?: MetricsOptions;
   persistence: PersistenceOptions;
   peering: PeeringOptions;
+  /** [replication]: what every replication transport (mesh, bus) applies to received records. */
+  replication: ReplicationOptions;
   /** Present when [bus] is in the config (NATS bus replication). */
   bus?: BusOptions;
   /** Present when [xdp] is in the config; used only when `ifaces` is non-empty. */
@@ -99,6 +114,9 @@ export const DAEMON_DEFAULTS = {
   peeringFlushIntervalMs: 250,
   tombstoneLifetimeS: 86_400,
   reconnectMaxMs: 30_000,
+  maxClockOffsetMs: 60_000,
+  watchMaxPendingKeys: 524_288,
+  nodeIdBinding: 'client' as NodeIdBinding,
 } as const;
 
 /** Limits of the numeric settings (also shown in docs/config.md). */
@@ -108,6 +126,9 @@ export const DAEMON_LIMITS = {
   peeringFlushIntervalMs: { min: 1, max: 60_000 },
   tombstoneLifetimeS: { min: 1, max: 31_536_000 },
   reconnectMaxMs: { min: 250, max: 600_000 },
+  /** Below a second, ordinary NTP jitter would refuse records; above a day, the bound protects little. */
+  maxClockOffsetMs: { min: 1_000, max: 86_400_000 },
+  watchMaxPendingKeys: { min: 1_000, max: 10_000_000 },
   /** Linux sockaddr_un.sun_path is 108 bytes including the terminating NUL. */
   socketPathBytes: 107,
 } as const;

@@ -88,9 +88,9 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, clock:
       );
     }
 
-    const sets = new StaticSets(await SetRepository.open(setsDirOf(options.workingDir), { logger }), store);
-    const { changes } = await sets.reload();
-    logger.info({ sets: changes.length }, 'static sets loaded');
+    const sets = new StaticSets(await SetRepository.open(setsDirOf(options.workingDir), { logger }), store, logger);
+    const { changes, refused } = await sets.reload();
+    logger.info({ sets: changes.length, refused: refused.map((r) => `${r.policy}/${r.name}`) }, 'static sets loaded');
     // Pinned maps survived the restart: drop what the restored store no longer has.
     if (dataPlane instanceof XdpDataPlane) await dataPlane.reconcile();
 
@@ -107,7 +107,13 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, clock:
       sets: createSetsService(sets, logger),
       stats: createStatsService(store, dataPlane),
       replication: createReplicationService({
-        broker: new WatchBroker({ store, feed: replication.hub.feed, clock, scheduler: systemScheduler }),
+        broker: new WatchBroker({
+          store,
+          feed: replication.hub.feed,
+          clock,
+          scheduler: systemScheduler,
+          options: { maxPendingKeys: options.replication.watchMaxPendingKeys },
+        }),
         statusSources: () => replication.statusSources,
       }),
     };

@@ -65,6 +65,8 @@ export async function startReplication(deps: ReplicationDeps): Promise<RunningRe
       peers: peering.peers,
       tls: { caPem: await readFile(tls.caPath), certPem: await readFile(tls.certPath), keyPem: await readFile(tls.keyPath) },
       timings: { reconnectMaxMs: peering.reconnectMaxMs, ...deps.meshTimings },
+      maxClockOffsetMs: options.replication.maxClockOffsetMs,
+      nodeIdBinding: peering.nodeIdBinding,
     });
     mesh.start();
     logger.info(
@@ -73,7 +75,7 @@ export async function startReplication(deps: ReplicationDeps): Promise<RunningRe
     );
   }
 
-  const bus = startBus({ bus: options.bus, hub, store, workingDir: options.workingDir, clock, logger: logger.child({ component: 'bus' }), reconnectMaxMs: peering.reconnectMaxMs });
+  const bus = startBus({ bus: options.bus, hub, store, workingDir: options.workingDir, clock, logger: logger.child({ component: 'bus' }), reconnectMaxMs: peering.reconnectMaxMs, maxClockOffsetMs: options.replication.maxClockOffsetMs });
 
   let stopped: Promise<void> | undefined;
   return {

@@ -4,6 +4,13 @@
 import ipaddr from 'ipaddr.js';
 import { InvalidArgumentError } from './errors.js';
 import { formatIpv6, parsePlainIpv6 } from './ipv6-text.js';
+import { quotePrefix } from './validation.js';
+
+/**
+ * Longest address or CIDR text accepted, checked before any parsing: the longest
+ * valid form ("ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255/128") is 49 characters.
+ */
+export const MAX_CIDR_TEXT_LENGTH = 64;
 
 export type AddressFamily = 4 | 6;
 
@@ -46,6 +53,7 @@ function parseDottedQuad(input: string): Uint8Array | undefined {
 /** Parse an address; returns a reason string instead of throwing (for field messages). */
 export function tryParseAddress(input: string): Address | string {
   if (input.length === 0) return 'is empty';
+  if (input.length > MAX_CIDR_TEXT_LENGTH) return tooLong(input);
   if (/\s/.test(input)) return 'must not contain whitespace';
   const parsed = parseAddressBytes(input);
   if (typeof parsed === 'string') return parsed;
@@ -59,11 +67,11 @@ function parseAddressBytes(input: string): { family: AddressFamily; bytes: Uint8
     const plain = input.includes('.') ? undefined : parsePlainIpv6(input);
     if (plain !== undefined) return { family: 6, bytes: plain };
     const hex = embeddedQuadToHex(input);
-    if (hex === undefined || !ipaddr.IPv6.isValid(hex)) return `"${input}" is not a valid IPv6 address`;
+    if (hex === undefined || !ipaddr.IPv6.isValid(hex)) return `${quotePrefix(input)} is not a valid IPv6 address`;
     return { family: 6, bytes: Uint8Array.from(ipaddr.IPv6.parse(hex).toByteArray()) };
   }
   const bytes = parseDottedQuad(input);
-  if (bytes === undefined) return `"${input}" is not a valid IPv4 address`;
+  if (bytes === undefined) return `${quotePrefix(input)} is not a valid IPv4 address`;
   return { family: 4, bytes };
 }
 
@@ -84,6 +92,7 @@ function embeddedQuadToHex(input: string): string | undefined {
 
 export function tryParseCidr(input: string): Cidr | string {
   if (input.length === 0) return 'is empty';
+  if (input.length > MAX_CIDR_TEXT_LENGTH) return tooLong(input);
   if (/\s/.test(input)) return 'must not contain whitespace';
   const parts = input.split('/');
   if (parts.length === 1) return 'missing prefix length (expected ADDRESS/PREFIX)';
@@ -92,7 +101,7 @@ export function tryParseCidr(input: string): Cidr | string {
   if (addressText.length === 0) return 'is empty';
   const address = parseAddressBytes(addressText);
   if (typeof address === 'string') return address;
-  if (!PREFIX_DIGITS.test(prefixText)) return `prefix length "${prefixText}" is not a number`;
+  if (!PREFIX_DIGITS.test(prefixText)) return `prefix length ${quotePrefix(prefixText)} is not a number`;
   const prefixLength = Number(prefixText);
   const max = address.family === 4 ? 32 : 128;
   if (prefixLength < 1 || prefixLength > max) {
@@ -156,4 +165,8 @@ export function compareCidrs(a: Cidr, b: Cidr): number {
     if (diff !== 0) return diff;
   }
   return a.prefixLength - b.prefixLength;
+}
+
+function tooLong(input: string): string {
+  return `must be at most ${MAX_CIDR_TEXT_LENGTH} characters (got ${input.length}: ${quotePrefix(input)})`;
 }

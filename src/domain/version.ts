@@ -3,6 +3,12 @@
 // last-writer-wins rule with it, whatever the order in which changes arrive.
 import type { Clock } from './clock.js';
 
+/** The counter travels as a uint32 on every wire (mesh, bus, Watch). */
+export const MAX_VERSION_COUNTER = 0xffff_ffff;
+
+/** Default of `[replication] max_clock_offset_ms`: how far ahead of this node's clock a received version may be. */
+export const DEFAULT_MAX_CLOCK_OFFSET_MS = 60_000;
+
 export interface Version {
   /** Wall-clock part, ms since the UNIX epoch (never behind any version seen). */
   readonly wallMs: number;
@@ -37,11 +43,18 @@ export class HybridClock {
     readonly nodeId: string,
   ) {}
 
-  /** A fresh version for a local write, greater than every version stamped or observed. */
+  /**
+   * A fresh version for a local write, greater than every version stamped or observed.
+   * A full counter carries into the wall part (as HLCs do): the version stays
+   * encodable and still compares greater.
+   */
   next(): Version {
     const physical = this.clock.nowMs();
     if (physical > this.wallMs) {
       this.wallMs = physical;
+      this.counter = 0;
+    } else if (this.counter >= MAX_VERSION_COUNTER) {
+      this.wallMs++;
       this.counter = 0;
     } else {
       this.counter++;
@@ -58,4 +71,15 @@ export class HybridClock {
       this.counter = remote.counter;
     }
   }
+}
+
+/**
+ * How far (ms) `version` is ahead of the physical clock beyond the allowed offset, or
+ * 0 when within it. Hybrid logical clocks trust remote wall times only up to a bound
+ * (CockroachDB's max offset): past it, one peer with a broken clock, or one forged
+ * record, would drag every node's clock (and tombstone collection) along for good.
+ */
+export function clockOffsetExcessMs(version: Version, physicalMs: number, maxOffsetMs: number): number {
+  const ahead = version.wallMs - physicalMs;
+  return ahead > maxOffsetMs ? ahead : 0;
 }

@@ -23,6 +23,23 @@ export function registerReplicationMetrics(registry: Registry, sources: readonly
   counter('couic_replication_records_received_total', 'Replicated records received from a peer.', 'recordsReceived');
   counter('couic_replication_bytes_sent_total', 'Estimated bytes of records sent to a peer.', 'bytesSent');
   counter('couic_replication_bytes_received_total', 'Estimated bytes of records received from a peer.', 'bytesReceived');
+  const optionalCounter = (name: string, help: string, field: 'recordsRefused' | 'sendFailures') =>
+    new Counter({
+      name,
+      help,
+      labelNames: ['peer', 'kind'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const l of links()) if (l[field] !== undefined) this.inc(label(l), l[field]);
+      },
+    });
+  optionalCounter(
+    'couic_replication_clock_offset_refused_total',
+    'Records refused from a peer: version further ahead of this node\'s clock than [replication] max_clock_offset_ms.',
+    'recordsRefused',
+  );
+  optionalCounter('couic_replication_send_failures_total', 'Messages to a peer that could not be encoded or sent (each ends the link).', 'sendFailures');
 
   new Gauge({
     name: 'couic_replication_pending_deltas',

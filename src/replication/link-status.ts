@@ -33,6 +33,10 @@ export interface LinkStatus {
   readonly lastReconciliation?: ReconciliationSummary;
   readonly recordsSent: number;
   readonly recordsReceived: number;
+  /** Records refused for a version beyond the clock offset bound (mesh peers). */
+  readonly recordsRefused?: number;
+  /** Messages that could not be sent (each ended the link) (mesh peers). */
+  readonly sendFailures?: number;
   readonly bytesSent: number;
   readonly bytesReceived: number;
 }

@@ -10,6 +10,7 @@ import { REPO_ROOT } from '../../bench/lib/paths.js';
 import { machineInfo } from '../../bench/lib/machine.js';
 import { runMemory } from '../../bench/memory.js';
 import { runScaling } from '../../bench/scaling.js';
+import { runHostileLoad } from '../../bench/hostile-load.js';
 import { runXdp } from '../../bench/xdp.js';
 import { DEFAULT_OBJECT_PATH } from '../../src/dataplane/xdp/xdp-dataplane.js';
 import { xdpSkipReason } from '../helpers/netns.js';
@@ -64,6 +65,15 @@ test.serial('memory runs with tiny sizes and reads the RSS of the daemon', async
   results.push(result);
 });
 
+test.serial('hostile-load runs with tiny sizes: health checks with and without the hostile client (its own process)', async (t) => {
+  const result = await runHostileLoad({ rulesPerFamily: 200, ignoreRules: 50, taggedRules: 20, batchRules: 100, checksPerPhase: 20, rounds: 1 });
+  t.is(result.scenario, 'hostile-load');
+  checkFigures(t, result, 2);
+  // The attacker really ran: it made calls of every kind.
+  t.regex(result.notes.join('\n'), /calls made: [1-9][\d,]* list, [1-9][\d,]* check, [1-9][\d,]* watch, [1-9][\d,]* garbage/);
+  results.push(result);
+});
+
 test.serial('scaling runs with tiny sizes at 1x/4x/16x and yields its curves', async (t) => {
   const result = await runScaling({ factors: [1, 4, 16], baseRules: 20, runRules: 60, chunkRules: 20, singleCalls: 10, runs: 1, pauseMs: 0 });
   t.is(result.scenario, 'scaling');
@@ -78,7 +88,7 @@ test.serial('scaling runs with tiny sizes at 1x/4x/16x and yields its curves', a
 });
 
 test.serial('the results section is a well-formed markdown table, appended to the file', async (t) => {
-  t.is(results.length, 3, 'the scenario tests above must pass first');
+  t.is(results.length, 4, 'the scenario tests above must pass first');
   const section = renderSection({ machine: machineInfo(REPO_ROOT), mode: 'quick', command: 'npm run bench -- --quick', results });
   const lines = section.split('\n');
   t.regex(lines[0] ?? '', /^## \d{4}-\d\d-\d\d \d\d:\d\d UTC · \S+ · quick$/);

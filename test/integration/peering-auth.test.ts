@@ -162,3 +162,38 @@ test('between daemons: a wrong token, a wrong group or an unknown CA is refused 
     ['203.0.113.0/24'],
   );
 });
+
+test('issue 14 (9): a peer announcing a node id not bound to its peering client is refused and logged', async (t) => {
+  const { daemon, base } = await peeringNode(t);
+  const { token } = await addClientWithCli(daemon, 'c-peer2', 'peering');
+  const impostor = await probeSync({ ...base, token, nodeId: 'auth1-impostor', untilEnd: true });
+  t.is(impostor.code, 'PERMISSION_DENIED');
+  t.regex(impostor.details, /node id "auth1-impostor", which is not bound to its credentials: its peering client is "c-peer2"/);
+  t.true(await daemon.waitForOutput(/"peerNodeId":"auth1-impostor".*"msg":"inbound peer refused: peer announced node id/, WAIT_MS));
+  // Its own name, or the id derived from a host of that name, is accepted.
+  for (const nodeId of ['c-peer2', 'c-peer2-0a1b2c3d']) {
+    const own = await probeSync({ ...base, token, nodeId });
+    t.is(own.code, 'OK', `${nodeId}: ${own.details}`);
+  }
+});
+
+test('issue 14 (9): between daemons, a node id that does not match the peering client is refused on both sides', async (t) => {
+  const dir = await makeTempDir(t, 'couic-pb-');
+  const certs = await makeClusterCerts(join(dir, 'cluster'), ['node-a', 'node-b']);
+  const a = await startDaemon(t, { tls: true, certs: certs.get('node-a'), nodeId: 'node-a', configExtra: '[peering]\nenabled = true' });
+  const aListen = a.listen;
+  if (aListen === undefined) return t.fail('no listener');
+  // node-b holds valid credentials (certificate, token of client "node-b") but calls itself "auth1-impostor".
+  const { token } = await addClientWithCli(a, 'node-b', 'peering');
+  const b = await startDaemon(t, {
+    tls: true,
+    certs: certs.get('node-b'),
+    nodeId: 'auth1-impostor',
+    configExtra: peeringBlock([{ host: 'localhost', port: aListen.port, token }]),
+  });
+  t.true(await a.waitForOutput(/"msg":"inbound peer refused: peer announced node id \\"auth1-impostor\\", which is not bound/, WAIT_MS), 'refusing node did not log');
+  t.true(await b.waitForOutput(/PERMISSION_DENIED: peer announced node id.*"msg":"peer link refused by the peer"/, WAIT_MS), 'dialer did not log the refusal');
+  await connectUnix(t, b.socketPath, b.adminToken).rules.addRule({ rule: dropSpec('203.0.113.0/24') });
+  const aEntries = await collect(connectUnix(t, a.socketPath, a.adminToken).rules.listRules({ policy: Policy.POLICY_DROP, tags: [], includeSets: false }));
+  t.false(aEntries.some((e) => e.cidr === '203.0.113.0/24'));
+});

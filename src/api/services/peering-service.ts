@@ -8,13 +8,14 @@ import type { Logger } from 'pino';
 import { CouicError, UnauthenticatedError } from '../../domain/errors.js';
 import { LinkUnavailableError } from '../../replication/mesh/errors.js';
 import type { MeshLink } from '../../replication/mesh/mesh-link.js';
+import type { PeerCredentials } from '../../replication/mesh/node-id-binding.js';
 import type { RawPeeringServiceImplementation } from '../../replication/mesh/raw-peering-definition.js';
 import { authorize, type CallerContext } from '../caller.js';
 import { PEER_CERTIFICATE_METADATA } from './peering-identity.js';
 
 /** What the service needs from the mesh manager. */
 export interface InboundLinks {
-  acceptInbound(address: string, callerName: string): MeshLink;
+  acceptInbound(address: string, credentials: PeerCredentials): MeshLink;
   inboundEnded(link: MeshLink, reason: unknown): void;
 }
 
@@ -22,13 +23,15 @@ export interface InboundLinks {
 export function createPeeringService(links: InboundLinks): RawPeeringServiceImplementation<CallerContext> {
   return {
     async *sync(requests: AsyncIterable<Uint8Array>, context: CallContext & CallerContext): AsyncIterable<Uint8Array> {
-      if (context.metadata.get(PEER_CERTIFICATE_METADATA) === undefined) {
+      const certificate = context.metadata.get(PEER_CERTIFICATE_METADATA);
+      if (certificate === undefined) {
         throw new UnauthenticatedError(
           'Sync requires a client certificate signed by the cluster CA ([tls] ca of this node): none was presented, or it did not verify',
         );
       }
       authorize(context.caller, 'peering');
-      const link = links.acceptInbound(peerAddress(context.peer), context.caller.name);
+      const credentials = { clientName: context.caller.name, certificateName: certificateName(certificate) };
+      const link = links.acceptInbound(peerAddress(context.peer), credentials);
       const onAbort = (): void => link.close(new LinkUnavailableError('the peer cancelled the stream'));
       context.signal.addEventListener('abort', onAbort);
       const running = link.run(requests).then(
@@ -44,6 +47,11 @@ export function createPeeringService(links: InboundLinks): RawPeeringServiceImpl
       }
     },
   };
+}
+
+/** The CN of "CN=<name>; sha256=<fingerprint>" (peering-identity.ts). */
+function certificateName(identity: string): string {
+  return /^CN=(.*); sha256=/.exec(identity)?.[1] ?? '';
 }
 
 /** grpc-js peers look like "ipv4:127.0.0.1:5555" or "127.0.0.1:5555". */

@@ -2,6 +2,8 @@
 // (snapshot or resume, then changes, at the pace the client reads: nice-grpc waits
 // for the stream to drain before pulling the next batch, and changes meanwhile only
 // mark keys in the session's queue); ListPeers reports every replication link.
+import { InvalidArgumentError } from '../../domain/errors.js';
+import { checkTagPatterns } from '../../domain/tag-pattern.js';
 import type { ReplicationServiceImplementation } from '../../generated/couic/v1/replication.js';
 import type { LinkStatusSource } from '../../replication/link-status.js';
 import type { WatchBroker } from '../../replication/watch/watch-broker.js';
@@ -21,7 +23,10 @@ export function createReplicationService(deps: ReplicationServiceDeps): Replicat
     async *watch(request, { caller, signal }) {
       authorize(caller, 'rules.watch');
       const policy = optionalPolicyFromWire(request.policy);
-      const filter = new WatchFilter(policy, request.tags.flatMap((t) => t.split(',')));
+      const tagPatterns = request.tags.flatMap((t) => t.split(','));
+      const patternProblem = checkTagPatterns(tagPatterns);
+      if (patternProblem !== undefined) throw InvalidArgumentError.single('tags', patternProblem);
+      const filter = new WatchFilter(policy, tagPatterns);
       const session = deps.broker.open(filter, request.cursor === '' ? undefined : request.cursor);
       try {
         for (;;) {

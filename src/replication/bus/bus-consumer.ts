@@ -10,6 +10,7 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../../domain/clock.js';
 import type { ReplicatedRecord } from '../../domain/replicated-record.js';
+import { splitByClockOffset } from '../core/clock-offset-guard.js';
 import type { Scheduler } from '../core/scheduler.js';
 import { decodeBatch } from './bus-batch-codec.js';
 import type { BusCursorKeeper } from './bus-cursor.js';
@@ -31,6 +32,8 @@ export interface BusConsumerOptions {
   readonly scheduler: Scheduler;
   readonly logger: Logger;
   readonly streamName: string;
+  /** `[replication] max_clock_offset_ms`: records dated further ahead are refused. */
+  readonly maxClockOffsetMs: number;
   /** Merges records into the store (the hub's receive for the bus link). */
   readonly merge: (records: readonly ReplicatedRecord[]) => Promise<unknown>;
 }
@@ -179,15 +182,33 @@ export class BusConsumer {
     }
   }
 
-  /** A batch's records, or none (logged and counted) when it does not decode. */
-  private decode(m: BusMessage): ReplicatedRecord[] {
+  /**
+   * A batch's records, or none (logged and counted) when it does not decode; records
+   * dated beyond the clock offset bound are left out (logged, counted, in peers list).
+   */
+  private decode(m: BusMessage): readonly ReplicatedRecord[] {
+    let records: ReplicatedRecord[];
+    const from = m.node || '?';
     try {
-      return decodeBatch(m.data);
+      records = decodeBatch(m.data);
     } catch (error) {
       this.options.status.badBatches++;
-      this.options.logger.error({ err: error, seq: m.seq, from: m.node || '?', stream: this.options.streamName }, 'bus: skipped a batch that does not decode');
+      this.options.logger.error({ err: error, seq: m.seq, from, stream: this.options.streamName }, 'bus: skipped a batch that does not decode');
       return [];
     }
+    const { maxClockOffsetMs } = this.options;
+    const { accepted, refused, aheadMs, example } = splitByClockOffset(records, this.options.clock.nowMs(), maxClockOffsetMs);
+    if (refused > 0) {
+      this.options.status.recordsRefused += refused;
+      this.options.status.setLastError(
+        `refused ${refused} record(s) published by ${from} whose version is up to ${aheadMs} ms ahead of this node's clock (beyond max_clock_offset_ms = ${maxClockOffsetMs}; e.g. ${example})`,
+      );
+      this.options.logger.warn(
+        { seq: m.seq, from, refused, aheadMs, example, maxClockOffsetMs },
+        `bus: refused ${refused} record(s): version up to ${aheadMs} ms ahead of this node's clock (beyond [replication] max_clock_offset_ms); check the clocks (NTP) of the nodes`,
+      );
+    }
+    return accepted;
   }
 }
 

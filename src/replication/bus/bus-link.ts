@@ -11,6 +11,7 @@
 import type { Logger } from 'pino';
 import type { BusOptions } from '../../config/bus-options.js';
 import type { Clock } from '../../domain/clock.js';
+import { DEFAULT_MAX_CLOCK_OFFSET_MS } from '../../domain/version.js';
 import type { ReplicatedRecord } from '../../domain/replicated-record.js';
 import type { CoalescingOutbox } from '../core/coalescing-outbox.js';
 import type { Scheduler } from '../core/scheduler.js';
@@ -62,6 +63,8 @@ export interface BusLinkOptions {
   readonly compactCheckIntervalMs?: number;
   /** How often the consumed sequence is saved (and at stop). */
   readonly cursorSaveIntervalMs?: number;
+  /** `[replication] max_clock_offset_ms`: records dated further ahead are refused (default DEFAULT_MAX_CLOCK_OFFSET_MS). */
+  readonly maxClockOffsetMs?: number;
 }
 
 export class BusLink implements LinkStatusSource {
@@ -106,6 +109,7 @@ export class BusLink implements LinkStatusSource {
     if (bus.consume) {
       this.consumer = new BusConsumer({
         cursor: this.cursor, status: this.status, clock, scheduler: hub.scheduler, logger, streamName: this.names.stream,
+        maxClockOffsetMs: options.maxClockOffsetMs ?? DEFAULT_MAX_CLOCK_OFFSET_MS,
         merge: (records) => {
           const receive = (): Promise<unknown> => hub.receive(BUS_LINK_ID, records);
           return this.publisher !== undefined ? this.publisher.mergeFromBus(receive) : receive();

@@ -14,6 +14,8 @@ export class BusStatus {
   lastFlushAtMs: number | undefined;
   recordsSent = 0;
   recordsReceived = 0;
+  /** Received records refused for a version beyond the clock offset bound. */
+  recordsRefused = 0;
   bytesSent = 0;
   bytesReceived = 0;
   /** Batches skipped because they did not decode (logged). */
@@ -45,6 +47,12 @@ export class BusStatus {
     else this.logger.warn({ err: message, pendingDeltas }, what);
   }
 
+  /** A plain message (not a transport error): shown in `peers list` as is. */
+  setLastError(message: string): void {
+    this.lastError = message;
+    this.lastErrorAtMs = this.clock.nowMs();
+  }
+
   describe(error: unknown): string {
     return describeBusError(error, this.servers);
   }
@@ -61,6 +69,7 @@ export class BusStatus {
       ...(this.lastFlushAtMs !== undefined ? { lastFlushAtMs: this.lastFlushAtMs } : {}),
       recordsSent: this.recordsSent,
       recordsReceived: this.recordsReceived,
+      recordsRefused: this.recordsRefused,
       bytesSent: this.bytesSent,
       bytesReceived: this.bytesReceived,
     };

@@ -19,7 +19,7 @@ export interface NatsBusLinkDeps {
   readonly logger: Logger;
   /** The NATS client's connect (tests may wrap it). */
   readonly connect?: NatsConnector;
-  readonly tuning?: Pick<BusLinkOptions, 'reconnectMaxMs' | 'compactCheckIntervalMs' | 'cursorSaveIntervalMs' | 'random'>;
+  readonly tuning?: Pick<BusLinkOptions, 'reconnectMaxMs' | 'compactCheckIntervalMs' | 'cursorSaveIntervalMs' | 'random' | 'maxClockOffsetMs'>;
 }
 
 /** A bus link on NATS JetStream, not started. */
@@ -40,12 +40,20 @@ export function createNatsBusLink(deps: NatsBusLinkDeps): BusLink {
 export interface StartBusDeps extends Omit<NatsBusLinkDeps, 'bus' | 'tuning'> {
   readonly bus: BusOptions | undefined;
   readonly reconnectMaxMs?: number;
+  readonly maxClockOffsetMs?: number;
 }
 
 export function startBus(deps: StartBusDeps): BusLink | undefined {
   const { bus } = deps;
   if (bus === undefined || !bus.enabled) return undefined;
-  const link = createNatsBusLink({ ...deps, bus, tuning: deps.reconnectMaxMs !== undefined ? { reconnectMaxMs: deps.reconnectMaxMs } : {} });
+  const link = createNatsBusLink({
+    ...deps,
+    bus,
+    tuning: {
+      ...(deps.reconnectMaxMs !== undefined ? { reconnectMaxMs: deps.reconnectMaxMs } : {}),
+      ...(deps.maxClockOffsetMs !== undefined ? { maxClockOffsetMs: deps.maxClockOffsetMs } : {}),
+    },
+  });
   link.start();
   deps.logger.info(
     { servers: bus.servers, publish: bus.publish, consume: bus.consume, prefix: bus.prefix, stream: link.streamName, tls: bus.tls !== undefined, auth: bus.auth?.kind ?? 'none', compactMinBytes: bus.compactMinBytes },

@@ -9,6 +9,8 @@
 // rejecting: a summary or marker arriving out of order only ever causes extra sends.
 import { FailedPreconditionError } from '../../domain/errors.js';
 import type { ReplicatedRecord } from '../../domain/replicated-record.js';
+import { DEFAULT_MAX_CLOCK_OFFSET_MS } from '../../domain/version.js';
+import { splitByClockOffset } from './clock-offset-guard.js';
 import type { ReconciliationSummary } from '../link-status.js';
 import type { CoalescingOutbox } from './coalescing-outbox.js';
 import { groupByBucket, recordsToSend, SUMMARY_ENTRY_BYTES, SummaryWriter, type BucketRecords, type SummaryBlock } from './record-summaries.js';
@@ -52,9 +54,25 @@ export interface MeshSessionOptions {
    * meanwhile. Default false: onMessage resolves after the ack.
    */
   readonly pipelineMerges?: boolean;
-  /** The store failed to merge received records: the transport should end the link. */
+  /** The store failed to merge received records, or a message could not be sent: the transport should end the link. */
   readonly onError?: (error: unknown) => void;
+  /** Received versions further ahead of this node's clock are refused (default DEFAULT_MAX_CLOCK_OFFSET_MS). */
+  readonly maxClockOffsetMs?: number;
+  /** Something the operator must hear about (the transport logs it). */
+  readonly onEvent?: (event: MeshSessionEvent) => void;
 }
+
+/** Refused records and failed sends: never silent (logged by the transport, counted, in `peers list`). */
+export type MeshSessionEvent =
+  | {
+      readonly type: 'clock-offset-refused';
+      readonly count: number;
+      /** How far ahead of this node's clock the furthest refused version was. */
+      readonly aheadMs: number;
+      readonly example: string;
+      readonly maxClockOffsetMs: number;
+    }
+  | { readonly type: 'send-failed'; readonly messageType: MeshMessage['type']; readonly error: unknown };
 
 /** handshake: waiting for hello/digests; reconciling: summaries and records being exchanged; streaming: deltas only. */
 export type MeshPhase = 'handshake' | 'reconciling' | 'streaming' | 'closed';
@@ -69,8 +87,13 @@ export interface MeshSessionStatus {
   readonly inFlightChunks: number;
   readonly lastFlushAtMs?: number;
   readonly lastError?: string;
+  readonly lastErrorAtMs?: number;
   readonly recordsSent: number;
   readonly recordsReceived: number;
+  /** Received records refused for a version too far ahead of this node's clock. */
+  readonly recordsRefused: number;
+  /** Messages that could not be encoded or handed to the transport (each ends the link). */
+  readonly sendFailures: number;
   /** Every message, encoded size as the transport reported it. */
   readonly bytesSent: number;
   readonly bytesReceived: number;
@@ -118,12 +141,14 @@ export class MeshSession {
   private lastReconciliation: ReconciliationSummary | undefined;
   private lastFlushAtMs: number | undefined;
   private lastError: string | undefined;
+  private lastErrorAtMs: number | undefined;
   private readonly startedAtMs: number;
+  private readonly maxClockOffsetMs: number;
   private readonly maxChunkBytes: number;
   private readonly window: number;
   private readonly keyMask: number;
   private readonly protocolVersion: number;
-  private readonly counters = { recordsSent: 0, recordsReceived: 0, bytesSent: 0, bytesReceived: 0 };
+  private readonly counters = { recordsSent: 0, recordsReceived: 0, recordsRefused: 0, sendFailures: 0, bytesSent: 0, bytesReceived: 0 };
   /** What the reconciliation exchanged (every message from connect to reconciled but delta records). */
   private readonly exchanged = { recordsSent: 0, recordsReceived: 0, bytesSent: 0, bytesReceived: 0 };
 
@@ -137,6 +162,7 @@ export class MeshSession {
     const bits = Math.min(32, Math.max(1, Math.floor(options.keyHashBits ?? 32)));
     this.keyMask = bits === 32 ? 0xffff_ffff : (1 << bits) - 1;
     this.protocolVersion = options.protocolVersion ?? MESH_PROTOCOL_VERSION;
+    this.maxClockOffsetMs = options.maxClockOffsetMs ?? DEFAULT_MAX_CLOCK_OFFSET_MS;
     this.startedAtMs = hub.clock.nowMs();
   }
 
@@ -213,6 +239,7 @@ export class MeshSession {
       inFlightChunks: this.unacked.size,
       ...(this.lastFlushAtMs !== undefined ? { lastFlushAtMs: this.lastFlushAtMs } : {}),
       ...(this.lastError !== undefined ? { lastError: this.lastError } : {}),
+      ...(this.lastErrorAtMs !== undefined ? { lastErrorAtMs: this.lastErrorAtMs } : {}),
       ...this.counters,
     };
   }
@@ -332,7 +359,7 @@ export class MeshSession {
     if (counted) this.mergesPending++;
     this.counters.recordsReceived += records.length;
     if (counted) this.exchanged.recordsReceived += records.length;
-    return this.hub.receive(linkId, records).then(
+    return this.hub.receive(linkId, this.withinClockOffset(records)).then(
       () => {
         if (counted) this.mergesPending--;
         if (this.phase === 'closed') return;
@@ -342,10 +369,34 @@ export class MeshSession {
       (error: unknown) => {
         // Not acked: the peer requeues it. The link must end: the next message (or onError) says why.
         this.failure ??= { error };
-        this.lastError = error instanceof Error ? error.message : String(error);
+        this.noteError(error instanceof Error ? error.message : String(error));
         this.options.onError?.(error);
       },
     );
+  }
+
+  /**
+   * Drops (and reports) records whose version is further ahead of this node's clock
+   * than the allowed offset: merged, they would drag the hybrid clock, and every
+   * later write on every node, to their time. The chunk is still acked: resending
+   * cannot make them acceptable; the peer keeps them, reconciliation offers them
+   * again on the next connection and they are refused (and reported) again.
+   */
+  private withinClockOffset(records: readonly ReplicatedRecord[]): readonly ReplicatedRecord[] {
+    const { accepted, refused, aheadMs, example } = splitByClockOffset(records, this.hub.clock.nowMs(), this.maxClockOffsetMs);
+    if (refused === 0) return accepted;
+    this.counters.recordsRefused += refused;
+    this.noteError(
+      `refused ${refused} record(s) whose version is up to ${aheadMs} ms ahead of this node's clock ` +
+        `(beyond max_clock_offset_ms = ${this.maxClockOffsetMs}; e.g. ${example}): a clock in the mesh is off`,
+    );
+    this.options.onEvent?.({ type: 'clock-offset-refused', count: refused, aheadMs, example, maxClockOffsetMs: this.maxClockOffsetMs });
+    return accepted;
+  }
+
+  private noteError(message: string): void {
+    this.lastError = message;
+    this.lastErrorAtMs = this.hub.clock.nowMs();
   }
 
   private onPeerReconciled(): void {
@@ -440,8 +491,14 @@ export class MeshSession {
     try {
       reported = this.send(message);
     } catch (error) {
-      // The transport will notice the broken stream and close the session; un-acked chunks are requeued then.
-      this.lastError = error instanceof Error ? error.message : String(error);
+      // Never silent: a message that cannot be sent (e.g. a record that does not encode)
+      // ends the link with the reason, which `peers list` shows; un-acked chunks go back
+      // to pending when the session closes, and the next connection reconciles them.
+      this.counters.sendFailures++;
+      const reason = `could not send a ${message.type} message: ${error instanceof Error ? error.message : String(error)}`;
+      this.noteError(reason);
+      this.options.onEvent?.({ type: 'send-failed', messageType: message.type, error });
+      this.options.onError?.(new Error(reason, { cause: error }));
       return;
     }
     const bytes = typeof reported === 'number' ? reported : estimateMessageBytes(message);

@@ -8,7 +8,7 @@
 import type { Clock } from '../../domain/clock.js';
 import { InvalidArgumentError } from '../../domain/errors.js';
 import { SyncMessage } from '../../generated/couic/v1/peering.js';
-import { MeshSession, type MeshSessionStatus } from '../core/mesh-session.js';
+import { MeshSession, type MeshSessionEvent, type MeshSessionStatus } from '../core/mesh-session.js';
 import type { ReplicationHub } from '../core/replication-hub.js';
 import type { Scheduler } from '../core/scheduler.js';
 import { LinkUnavailableError } from './errors.js';
@@ -27,6 +27,10 @@ export interface MeshLinkOptions {
   readonly helloTimeoutMs: number;
   /** Sees the peer's node id before the session does; throws to refuse the link. */
   readonly claim: (link: MeshLink, peerNodeId: string) => void;
+  /** `[replication] max_clock_offset_ms` (default: the session's). */
+  readonly maxClockOffsetMs?: number;
+  /** Refused records and failed sends, to be logged. */
+  readonly onEvent?: (link: MeshLink, event: MeshSessionEvent) => void;
 }
 
 export interface MeshLinkStatus extends MeshSessionStatus {
@@ -64,7 +68,12 @@ export class MeshLink {
         this.outgoing.push(bytes);
         return bytes.length;
       },
-      { pipelineMerges: true, onError: (error) => this.close(error) },
+      {
+        pipelineMerges: true,
+        onError: (error) => this.close(error),
+        ...(options.maxClockOffsetMs !== undefined ? { maxClockOffsetMs: options.maxClockOffsetMs } : {}),
+        onEvent: (event) => options.onEvent?.(this, event),
+      },
     );
   }
 

@@ -7,12 +7,14 @@
 import type { Logger } from 'pino';
 import type { PeerOptions } from '../../config/daemon-options.js';
 import type { Clock } from '../../domain/clock.js';
-import { FailedPreconditionError } from '../../domain/errors.js';
+import { FailedPreconditionError, PermissionDeniedError } from '../../domain/errors.js';
 import type { LinkStatus, LinkStatusSource, ReconciliationSummary } from '../link-status.js';
 import type { ReplicationHub } from '../core/replication-hub.js';
 import type { Scheduler } from '../core/scheduler.js';
 import { DuplicateLinkError } from './errors.js';
-import { MeshLink, type MeshLinkStatus } from './mesh-link.js';
+import type { MeshSessionEvent } from '../core/mesh-session.js';
+import { MeshLink, type MeshLinkOptions, type MeshLinkStatus } from './mesh-link.js';
+import { nodeIdBindingProblem, type NodeIdBinding, type PeerCredentials } from './node-id-binding.js';
 import { describe, PeerDialer, type DialerTimings, type NodeTls } from './peer-dialer.js';
 
 export const DEFAULT_DIALER_TIMINGS: DialerTimings = {
@@ -35,11 +37,17 @@ export interface MeshManagerOptions {
   readonly peers: readonly PeerOptions[];
   readonly tls: NodeTls;
   readonly timings?: Partial<DialerTimings>;
+  /** `[replication] max_clock_offset_ms` (default DEFAULT_MAX_CLOCK_OFFSET_MS). */
+  readonly maxClockOffsetMs?: number;
+  /** `[peering] node_id_binding` (default "client"). */
+  readonly nodeIdBinding?: NodeIdBinding;
 }
 
 interface PeerHistory {
   recordsSent: number;
   recordsReceived: number;
+  recordsRefused: number;
+  sendFailures: number;
   bytesSent: number;
   bytesReceived: number;
   lastReconciliation?: ReconciliationSummary;
@@ -58,10 +66,15 @@ export class MeshManager implements LinkStatusSource {
   private readonly inbound = new Set<MeshLink>();
   private readonly history = new Map<string, PeerHistory>();
   private readonly timings: DialerTimings;
+  private readonly linkOptions: Pick<MeshLinkOptions, 'maxClockOffsetMs' | 'onEvent'>;
   private stopped = false;
 
   constructor(private readonly options: MeshManagerOptions) {
     this.timings = { ...DEFAULT_DIALER_TIMINGS, ...options.timings };
+    this.linkOptions = {
+      ...(options.maxClockOffsetMs !== undefined ? { maxClockOffsetMs: options.maxClockOffsetMs } : {}),
+      onEvent: (link, event) => this.logEvent(link, event),
+    };
     this.dialers = options.peers.map(
       (peer) =>
         new PeerDialer({
@@ -76,6 +89,7 @@ export class MeshManager implements LinkStatusSource {
             claim: (link, nodeId) => this.claim(link, nodeId),
             ended: (link, reason) => this.ended(link, reason),
             servedElsewhere: (nodeId, self) => this.servedElsewhere(nodeId, self),
+            linkOptions: this.linkOptions,
           },
         }),
     );
@@ -91,8 +105,13 @@ export class MeshManager implements LinkStatusSource {
     await Promise.all(this.dialers.map((d) => d.stop()));
   }
 
-  /** A peer dialled us (its certificate and token already verified): a link for its stream. */
-  acceptInbound(address: string, callerName: string): MeshLink {
+  /**
+   * A peer dialled us (its certificate and token already verified): a link for its
+   * stream. Its hello must announce a node id bound to those credentials.
+   */
+  acceptInbound(address: string, credentials: PeerCredentials): MeshLink {
+    const callerName = credentials.clientName;
+    const binding = this.options.nodeIdBinding ?? 'client';
     if (this.stopped) throw new FailedPreconditionError('this node is shutting down');
     const link: MeshLink = new MeshLink({
       hub: this.options.hub,
@@ -101,7 +120,17 @@ export class MeshManager implements LinkStatusSource {
       direction: 'inbound',
       address,
       helloTimeoutMs: this.timings.helloTimeoutMs,
+      ...this.linkOptions,
       claim: (l, nodeId) => {
+        // Our own id is refused by claim() with its own reason, whatever the credentials.
+        const problem = nodeId === this.options.hub.nodeId ? undefined : nodeIdBindingProblem(nodeId, credentials, binding);
+        if (problem !== undefined) {
+          this.options.logger.warn(
+            { peer: address, peerNodeId: nodeId, client: callerName, certificate: credentials.certificateName, binding },
+            `inbound peer refused: ${problem}`,
+          );
+          throw new PermissionDeniedError(problem);
+        }
         this.claim(l, nodeId);
         this.historyOf(nodeId).inboundAddress = address;
         this.options.logger.info({ peer: address, peerNodeId: nodeId, client: callerName }, 'inbound peer link connected');
@@ -160,8 +189,9 @@ export class MeshManager implements LinkStatusSource {
     base: { lastError?: string; lastErrorAtMs?: number },
   ): LinkStatus {
     const h = nodeId === undefined ? undefined : this.history.get(nodeId);
-    const lastError = base.lastError ?? h?.lastError;
-    const lastErrorAtMs = base.lastErrorAtMs ?? h?.lastErrorAtMs;
+    // The live link's own error (refused records, a failed send) is the newest news.
+    const lastError = current?.lastError ?? base.lastError ?? h?.lastError;
+    const lastErrorAtMs = current?.lastError !== undefined ? current.lastErrorAtMs : (base.lastErrorAtMs ?? h?.lastErrorAtMs);
     const lastReconciliation = current?.lastReconciliation ?? h?.lastReconciliation;
     const lastFlushAtMs = current?.lastFlushAtMs ?? h?.lastFlushAtMs;
     return {
@@ -177,6 +207,8 @@ export class MeshManager implements LinkStatusSource {
       ...(lastReconciliation !== undefined ? { lastReconciliation } : {}),
       recordsSent: (h?.recordsSent ?? 0) + (current?.recordsSent ?? 0),
       recordsReceived: (h?.recordsReceived ?? 0) + (current?.recordsReceived ?? 0),
+      recordsRefused: (h?.recordsRefused ?? 0) + (current?.recordsRefused ?? 0),
+      sendFailures: (h?.sendFailures ?? 0) + (current?.sendFailures ?? 0),
       bytesSent: (h?.bytesSent ?? 0) + (current?.bytesSent ?? 0),
       bytesReceived: (h?.bytesReceived ?? 0) + (current?.bytesReceived ?? 0),
     };
@@ -213,6 +245,8 @@ export class MeshManager implements LinkStatusSource {
     const s = link.status();
     h.recordsSent += s.recordsSent;
     h.recordsReceived += s.recordsReceived;
+    h.recordsRefused += s.recordsRefused;
+    h.sendFailures += s.sendFailures;
     h.bytesSent += s.bytesSent;
     h.bytesReceived += s.bytesReceived;
     if (s.lastReconciliation !== undefined) h.lastReconciliation = s.lastReconciliation;
@@ -228,6 +262,23 @@ export class MeshManager implements LinkStatusSource {
     }
   }
 
+  /** Refused records and failed sends are logged here, once per occurrence, with the peer. */
+  private logEvent(link: MeshLink, event: MeshSessionEvent): void {
+    const fields = { peer: link.address, peerNodeId: link.peer, direction: link.direction };
+    if (event.type === 'clock-offset-refused') {
+      this.options.logger.warn(
+        { ...fields, refused: event.count, aheadMs: event.aheadMs, example: event.example, maxClockOffsetMs: event.maxClockOffsetMs },
+        `refused ${event.count} record(s) from this peer: version up to ${event.aheadMs} ms ahead of this node's clock ` +
+          '(beyond [replication] max_clock_offset_ms); check the clocks (NTP) of the nodes in the mesh',
+      );
+    } else {
+      this.options.logger.error(
+        { ...fields, message: event.messageType, err: event.error },
+        `could not send a ${event.messageType} message to this peer: the link is closed and reconnects (the records stay pending)`,
+      );
+    }
+  }
+
   private servedElsewhere(nodeId: string, self: MeshLink | undefined): boolean {
     const link = this.active.get(nodeId);
     return link !== undefined && link !== self && link.connected;
@@ -236,7 +287,7 @@ export class MeshManager implements LinkStatusSource {
   private historyOf(nodeId: string): PeerHistory {
     let h = this.history.get(nodeId);
     if (h === undefined) {
-      h = { recordsSent: 0, recordsReceived: 0, bytesSent: 0, bytesReceived: 0 };
+      h = { recordsSent: 0, recordsReceived: 0, recordsRefused: 0, sendFailures: 0, bytesSent: 0, bytesReceived: 0 };
       this.history.set(nodeId, h);
     }
     return h;

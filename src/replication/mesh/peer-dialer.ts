@@ -16,7 +16,7 @@ import type { ReplicationHub } from '../core/replication-hub.js';
 import type { Scheduler } from '../core/scheduler.js';
 import { Backoff } from './backoff.js';
 import { DuplicateLinkError } from './errors.js';
-import { MeshLink } from './mesh-link.js';
+import { MeshLink, type MeshLinkOptions } from './mesh-link.js';
 import { RawPeeringServiceDefinition } from './raw-peering-definition.js';
 
 /** PEM material of this node: its certificate is also its client certificate. */
@@ -44,6 +44,8 @@ export interface DialerHooks {
   readonly ended: (link: MeshLink, reason: unknown) => void;
   /** True while another live link serves that node (this dialer then stays in standby). */
   readonly servedElsewhere: (peerNodeId: string, self: MeshLink | undefined) => boolean;
+  /** Options every link of this node shares (clock offset bound, event reporting). */
+  readonly linkOptions?: Pick<MeshLinkOptions, 'maxClockOffsetMs' | 'onEvent'>;
 }
 
 export interface PeerDialerOptions {
@@ -156,6 +158,7 @@ export class PeerDialer {
       direction: 'outbound',
       address: this.address,
       helloTimeoutMs: timings.helloTimeoutMs,
+      ...(hooks.linkOptions ?? {}),
       claim: (l, nodeId) => {
         this.peerNodeId = nodeId;
         hooks.claim(l, nodeId);

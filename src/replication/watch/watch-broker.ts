@@ -10,7 +10,11 @@ import { ExpiryTimer } from './expiry-timer.js';
 import type { WatchFilter } from './watch-filter.js';
 import { WatchSession, type KeyedChange, type WatchContext, type WatchSessionOptions } from './watch-session.js';
 
-export const DEFAULT_WATCH_OPTIONS: WatchSessionOptions = { maxBatch: 1_000, checkpointIntervalMs: 200 };
+/**
+ * Pending-key bound: two of the largest AddRules batches (2 x 262,144), so a watcher
+ * that reads keeps up through any single batch; ~40 MB at most per watcher.
+ */
+export const DEFAULT_WATCH_OPTIONS: WatchSessionOptions = { maxBatch: 1_000, checkpointIntervalMs: 200, maxPendingKeys: 524_288 };
 
 export interface WatchBrokerDeps {
   readonly store: Pick<ReplicaStore, 'records' | 'recordOf' | 'onRecordChange'>;

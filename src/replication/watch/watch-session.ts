@@ -3,8 +3,9 @@
 // keys in a PendingKeys queue, so a slow client costs memory per distinct key, never
 // per change, and the stream's own backpressure decides the pace.
 import { nowSeconds, type Clock } from '../../domain/clock.js';
-import { InvalidArgumentError } from '../../domain/errors.js';
+import { CapacityExceededError, InvalidArgumentError } from '../../domain/errors.js';
 import { isExpired } from '../../domain/entry.js';
+import { quotePrefix } from '../../domain/validation.js';
 import { recordKey, type LiveRecord, type ReplicatedRecord } from '../../domain/replicated-record.js';
 import type { ChangeFeed } from '../core/change-feed.js';
 import type { Scheduler } from '../core/scheduler.js';
@@ -20,6 +21,12 @@ export interface WatchSessionOptions {
   readonly maxBatch: number;
   /** Least time between two checkpoints of one watcher. */
   readonly checkpointIntervalMs: number;
+  /**
+   * Most distinct keys one watcher may have waiting (its memory bound). A watcher
+   * that falls further behind is ended with RESOURCE_EXHAUSTED and its queue freed
+   * at once; it resumes from its last cursor (or takes a new snapshot).
+   */
+  readonly maxPendingKeys: number;
 }
 
 export interface WatchContext {
@@ -39,6 +46,9 @@ export interface KeyedChange {
   readonly after: ReplicatedRecord | undefined;
 }
 
+const MAX_CURSOR_LENGTH = 128;
+/** Records walked per turn of the event loop while a snapshot is collected. */
+const SNAPSHOT_STEP = 20_000;
 const CURSOR_EXPECTED = 'expected a cursor printed by an earlier watch (snapshot end or checkpoint), like "9f1c2e0a5b7d3c4e:1234@1700000000"';
 
 export class WatchSession {
@@ -46,6 +56,13 @@ export class WatchSession {
   /** Control items to send first (snapshot begin, resumed). */
   private head: WatchItem[] = [];
   private snapshot: LiveRecord[] | undefined;
+  /**
+   * While the snapshot is being collected: the walk over the store, SNAPSHOT_STEP
+   * records per turn of the event loop (a store at the rated size would otherwise
+   * hold the loop for the whole walk on every Watch call). Nothing is handed out
+   * until it is done; changes meanwhile are queued and follow the snapshot.
+   */
+  private collecting: { readonly walk: Iterator<ReplicatedRecord>; readonly reason: SnapshotReason; readonly records: LiveRecord[] } | undefined;
   private snapshotIndex = 0;
   private snapshotEndCursor = '';
   private lastCursorSeq = 0;
@@ -55,6 +72,8 @@ export class WatchSession {
   private cancelCheckpointTimer: (() => void) | undefined;
   private waiter: (() => void) | undefined;
   private closed = false;
+  /** Set when the watcher fell too far behind: next() throws it. */
+  private overflow: CapacityExceededError | undefined;
 
   constructor(
     private readonly ctx: WatchContext,
@@ -66,8 +85,9 @@ export class WatchSession {
       this.startSnapshot('no-cursor');
       return;
     }
-    const cursor = parseWatchCursor(cursorText);
-    if (cursor === undefined) throw InvalidArgumentError.single('cursor', `"${cursorText}" is not a watch cursor: ${CURSOR_EXPECTED}`);
+    // A real cursor is ~40 characters: longer input is refused before parsing.
+    const cursor = cursorText.length > MAX_CURSOR_LENGTH ? undefined : parseWatchCursor(cursorText);
+    if (cursor === undefined) throw InvalidArgumentError.single('cursor', `${quotePrefix(cursorText)} is not a watch cursor: ${CURSOR_EXPECTED}`);
     const since = cursor.feedId === ctx.feed.feedId ? ctx.feed.since(cursor.seq) : ({ reset: true } as const);
     if (since.reset) {
       this.startSnapshot('cursor-reset');
@@ -108,6 +128,7 @@ export class WatchSession {
         (before.entry.expiration === 0 || before.entry.expiration > expiredThrough);
       if (beforeHeld || this.filter.matchesLive(after)) this.queue.add(key, beforeHeld);
     }
+    if (this.queue.size > this.ctx.options.maxPendingKeys) this.fellBehind();
     this.wake();
   }
 
@@ -119,21 +140,31 @@ export class WatchSession {
       this.queue.add(recordKey(record), true);
       any = true;
     }
+    if (this.queue.size > this.ctx.options.maxPendingKeys) this.fellBehind();
     if (any) this.wake();
   }
 
   /** The next items, waiting until there are some; undefined once closed or aborted. */
   async next(signal?: AbortSignal): Promise<WatchItem[] | undefined> {
     for (;;) {
+      if (this.overflow !== undefined) throw this.overflow;
       if (this.closed || signal?.aborted === true) return undefined;
+      if (this.collecting !== undefined) {
+        this.collectStep();
+        // Let other calls run between steps of a large snapshot.
+        if (this.collecting !== undefined) await new Promise<void>((resolve) => setImmediate(resolve));
+        continue;
+      }
       const items = this.take();
       if (items.length > 0) return items;
       await this.waitForWork(signal);
     }
   }
 
-  /** What is ready now, without waiting (may be empty). */
+  /** What is ready now, without waiting (may be empty; empty too while a large snapshot is being collected). */
   take(): WatchItem[] {
+    if (this.collecting !== undefined) this.collectStep();
+    if (this.collecting !== undefined) return [];
     const items = this.head;
     this.head = [];
     const { maxBatch } = this.ctx.options;
@@ -172,24 +203,58 @@ export class WatchSession {
     this.cancelCheckpointTimer = undefined;
     this.queue.clear();
     this.snapshot = undefined;
+    this.collecting = undefined;
     this.wake();
     this.onClose(this);
   }
 
+  /** Frees everything this watcher holds now (it may not be reading at all) and ends it. */
+  private fellBehind(): void {
+    if (this.closed) return;
+    const bound = this.ctx.options.maxPendingKeys;
+    this.overflow = new CapacityExceededError(
+      `this watcher fell more than ${bound} changed keys behind (it reads too slowly); ` +
+        'its queue was dropped: resume from the last cursor received, or watch again for a snapshot',
+    );
+    this.close();
+  }
+
   private startSnapshot(reason: SnapshotReason): void {
-    const now = nowSeconds(this.ctx.clock);
-    const records: LiveRecord[] = [];
-    for (const record of this.ctx.store.records()) {
-      if (record.kind === 'live' && this.filter.holds(record, now)) records.push(record);
-    }
-    this.snapshot = records;
+    // The cursor is taken now: every change from here on is queued and follows the snapshot.
     this.lastCursorSeq = this.ctx.feed.currentSeq;
     this.snapshotEndCursor = formatWatchCursor({
       feedId: this.ctx.feed.feedId,
       seq: this.lastCursorSeq,
       expiredThrough: this.ctx.expiredThrough(),
     });
-    this.head.push({ type: 'snapshot-begin', reason, entries: records.length });
+    this.collecting = { walk: this.ctx.store.records()[Symbol.iterator](), reason, records: [] };
+    // A store of up to SNAPSHOT_STEP records is collected at once (the session is ready on return).
+    this.collectStep();
+  }
+
+  /**
+   * One step of the snapshot walk. A record changed after the cursor may be collected
+   * in its newer state (its queued change then repeats it), and one deleted before the
+   * walk reaches it is left out (its queued removal then names a rule the client never
+   * held, which clients apply idempotently): either way the client ends up with the
+   * current state once the queue is drained.
+   */
+  private collectStep(): void {
+    const collecting = this.collecting;
+    if (collecting === undefined) return;
+    const now = nowSeconds(this.ctx.clock);
+    for (let i = 0; i < SNAPSHOT_STEP; i++) {
+      const next = collecting.walk.next();
+      if (next.done === true) {
+        this.collecting = undefined;
+        this.snapshot = collecting.records;
+        this.snapshotIndex = 0;
+        this.head.push({ type: 'snapshot-begin', reason: collecting.reason, entries: collecting.records.length });
+        return;
+      }
+      const record = next.value;
+      if (record.kind === 'live' && this.filter.holds(record, now)) collecting.records.push(record);
+    }
   }
 
   /** With nothing queued, everything up to the feed's current sequence has been handed out. */

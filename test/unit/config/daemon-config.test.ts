@@ -27,7 +27,8 @@ test('an empty config gives every default', (t) => {
     logging: { format: 'json', level: 'info' },
     server: { socketPath: '/run/couic/couic.sock', mtls: false },
     persistence: { flushIntervalMs: 2, snapshotEvery: 100000 },
-    peering: { enabled: false, peers: [], flushIntervalMs: 250, tombstoneLifetimeS: 86400, reconnectMaxMs: 30000 },
+    peering: { enabled: false, peers: [], flushIntervalMs: 250, tombstoneLifetimeS: 86400, reconnectMaxMs: 30000, nodeIdBinding: 'client' },
+    replication: { maxClockOffsetMs: 60000, watchMaxPendingKeys: 524288 },
   });
 });
 
@@ -65,6 +66,10 @@ enabled = true
 flush_interval_ms = 100
 tombstone_lifetime_s = 3600
 reconnect_max_ms = 5000
+node_id_binding = "certificate"
+[replication]
+max_clock_offset_ms = 5000
+watch_max_pending_keys = 20000
 [[peering.peers]]
 host = "couic2.couic.tld"
 port = 2900
@@ -97,7 +102,9 @@ test('every key of the format is read', (t) => {
       flushIntervalMs: 100,
       tombstoneLifetimeS: 3600,
       reconnectMaxMs: 5000,
+      nodeIdBinding: 'certificate',
     },
+    replication: { maxClockOffsetMs: 5000, watchMaxPendingKeys: 20000 },
   });
 });
 
@@ -129,6 +136,8 @@ token = "e78336b3-8128-4c84-88c7-e2fad9c32d99"
     flushIntervalMs: 250,
     tombstoneLifetimeS: 86400,
     reconnectMaxMs: 30000,
+    // The walkthrough names each peering client after its host: bound by client name.
+    nodeIdBinding: 'client',
   });
   t.deepEqual(compile(couic2).peering.peers[0]?.host, 'couic1.couic.tld');
 });
@@ -254,6 +263,8 @@ const invalid: Array<[string, string, string, RegExp]> = [
   ['peering flush interval zero', '[peering]\nflush_interval_ms = 0', 'peering.flush_interval_ms', /between 1 and 60000, got 0/],
   ['tombstone lifetime negative', '[peering]\ntombstone_lifetime_s = -5', 'peering.tombstone_lifetime_s', /between 1 and/],
   ['reconnect cap too small', '[peering]\nreconnect_max_ms = 10', 'peering.reconnect_max_ms', /between 250 and 600000, got 10/],
+  ['node id binding unknown', '[peering]\nnode_id_binding = "cn"', 'peering.node_id_binding', /expected one of "client", "certificate", "none"/],
+  ['clock offset too small', '[replication]\nmax_clock_offset_ms = 10', 'replication.max_clock_offset_ms', /between 1000 and 86400000, got 10/],
 ];
 
 for (const [what, toml, key, pattern] of invalid) {

@@ -416,3 +416,16 @@ test('property: accepted CIDR texts only ever contain canonical characters', (t)
   );
   t.pass();
 });
+
+test('issue 14: an overlong address or CIDR is refused before parsing, quoting only a short prefix', (t) => {
+  const long = `1:${'1:'.repeat(50_000)}`;
+  for (const result of [tryParseAddress(long), tryParseCidr(`${long}/64`)]) {
+    t.is(typeof result, 'string');
+    const message = result as string;
+    t.regex(message, /^must be at most 64 characters \(got \d+: "1:1:1:/);
+    t.true(message.length < 200, message);
+  }
+  const bad = tryParseAddress('x'.repeat(60));
+  t.true((bad as string).length < 120);
+  t.regex(bad as string, /\(60 characters\) is not a valid IPv4 address/);
+});

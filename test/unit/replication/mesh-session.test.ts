@@ -10,6 +10,7 @@ import { HybridClock } from '../../../src/domain/version.js';
 import { MemoryReplicaStore } from '../../../src/replication/core/memory-replica-store.js';
 import { MeshSession, type MeshMessage, type MeshSessionOptions } from '../../../src/replication/core/mesh-session.js';
 import { ReplicationHub } from '../../../src/replication/core/replication-hub.js';
+import { splitByClockOffset } from '../../../src/replication/core/clock-offset-guard.js';
 import { ManualScheduler } from '../../../src/replication/core/scheduler.js';
 import { describeAll, live, tomb, v } from './fixtures.js';
 
@@ -257,4 +258,66 @@ test('summaries reordered (last first, records before summaries) and duplicated 
   t.deepEqual(describeAll(a.store.records()), describeAll(b.store.records()));
   t.is(sa.status().phase, 'streaming');
   t.is(sb.status().phase, 'streaming');
+});
+
+test('issue 14 (3): a record dated beyond max_clock_offset_ms is refused, counted and reported; the clock does not move', async (t) => {
+  const clock = new ManualClock(NOW);
+  const scheduler = new ManualScheduler(clock);
+  const a = node('a', clock, scheduler);
+  const b = node('b', clock, scheduler);
+  const events: string[] = [];
+  const { sa, sb, pump } = pair(a.hub, b.hub, 8, {}, { maxClockOffsetMs: 60_000, onEvent: (e) => void events.push(e.type) });
+  sa.start();
+  sb.start();
+  await pump();
+  // A peer (or a record it relays) dated at the end of time, one just within the bound.
+  a.store.applyLocal(live('10.9.0.0/16', v(Number.MAX_SAFE_INTEGER, 0, 'a')));
+  a.store.applyLocal(live('10.8.0.0/16', v(NOW + 59_000, 0, 'a')));
+  scheduler.advance(250);
+  await pump();
+  t.is(b.store.recordOf('drop 10.9.0.0/16'), undefined);
+  t.is(b.store.recordOf('drop 10.8.0.0/16')?.kind, 'live');
+  t.is(sb.status().recordsRefused, 1);
+  t.regex(sb.status().lastError ?? '', /refused 1 record\(s\) whose version is up to \d+ ms ahead .*max_clock_offset_ms = 60000/);
+  t.deepEqual(events, ['clock-offset-refused']);
+  const next = b.hlc.next();
+  t.true(next.wallMs < NOW + 60_000, `b's clock was dragged to ${next.wallMs}`);
+  t.is(sb.status().phase, 'streaming');
+});
+
+test('issue 14 (4): a message that cannot be sent is counted, reported and ends the session (never dropped silently)', async (t) => {
+  const clock = new ManualClock(NOW);
+  const scheduler = new ManualScheduler(clock);
+  const a = node('a', clock, scheduler);
+  const errors: unknown[] = [];
+  const events: string[] = [];
+  let fail = false;
+  const session = new MeshSession(
+    a.hub,
+    (m) => {
+      if (fail && m.type !== 'hello' && m.type !== 'digests') throw new Error('invalid uint32: 4294967296');
+    },
+    { onError: (e) => void errors.push(e), onEvent: (e) => void events.push(e.type) },
+  );
+  session.start();
+  fail = true;
+  await session.onMessage({ type: 'hello', nodeId: 'b', bucketCount: a.hub.digests.bucketCount, protocolVersion: 2 });
+  await session.onMessage({ type: 'digests', digests: new BigUint64Array(a.hub.digests.bucketCount) });
+  t.true(session.status().sendFailures >= 1);
+  t.regex(session.status().lastError ?? '', /could not send a summaries message: invalid uint32/);
+  t.true(events.includes('send-failed'));
+  t.true(errors.length >= 1);
+  t.regex(String((errors[0] as Error).message), /could not send/);
+});
+
+test('splitByClockOffset keeps the input when nothing is refused, and reports the furthest refused version', (t) => {
+  const within = [live('10.0.0.0/8', v(NOW, 0, 'a')), live('10.1.0.0/16', v(NOW + 60_000, 3, 'a'))];
+  const same = splitByClockOffset(within, NOW, 60_000);
+  t.is(same.accepted, within);
+  t.is(same.refused, 0);
+  const mixed = splitByClockOffset([...within, live('10.2.0.0/16', v(NOW + 120_000, 0, 'b')), live('10.3.0.0/16', v(NOW + 90_000, 0, 'b'))], NOW, 60_000);
+  t.is(mixed.accepted.length, 2);
+  t.is(mixed.refused, 2);
+  t.is(mixed.aheadMs, 120_000);
+  t.is(mixed.example, `${NOW + 120_000}.0@b`);
 });

@@ -204,6 +204,46 @@ test('a session pulled with next() waits for work and returns undefined once abo
   t.is(await aborted, undefined);
 });
 
+test('issue 14: a watcher that does not read is ended once it falls maxPendingKeys behind, and its queue is freed at once', async (t) => {
+  const env = makeEnv({ maxPendingKeys: 50 });
+  const reader = env.broker.open(ALL, undefined);
+  const idle = env.broker.open(ALL, undefined);
+  t.deepEqual((await reader.next())?.map(describe), ['begin(no-cursor,0)', 'end']);
+  for (let i = 0; i < 40; i++) env.add('drop', `10.0.0.${i}/32`);
+  t.is(drain(env, reader).length, 40);
+  t.is(idle.pending, 40);
+  for (let i = 40; i < 60; i++) env.add('drop', `10.0.0.${i}/32`);
+  // The idle watcher is over its bound: closed, nothing held, unregistered; the reader is not affected.
+  t.true(idle.isClosed);
+  t.is(idle.pending, 0);
+  t.is(env.broker.watchers, 1);
+  t.is(env.broker.pendingKeys, 20);
+  const error = await t.throwsAsync(idle.next());
+  t.is(error?.name, 'CapacityExceededError');
+  t.regex(error?.message ?? '', /fell more than 50 changed keys behind/);
+  t.is(drain(env, reader).length, 20);
+  reader.close();
+  t.is(env.broker.watchers, 0);
+});
+
+test('a snapshot larger than one walk step is collected across turns; changes meanwhile leave the client with the current state', async (t) => {
+  const env = makeEnv({ checkpointIntervalMs: 0 });
+  const total = 20_000 + 5;
+  for (let i = 0; i < total; i++) env.add('drop', `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}/32`, { tag: 'a' });
+  const session = env.broker.open(ALL, undefined);
+  // The first step walked 20,000 records; meanwhile a rule not walked yet is deleted and another retagged, one added.
+  env.del('drop', `10.0.78.${(total - 1) & 255}/32`);
+  env.add('drop', `10.0.78.${(total - 2) & 255}/32`, { tag: 'b' });
+  env.add('drop', '192.0.2.1/32', { tag: 'c' });
+  const client = new ClientModel();
+  const first = await session.next();
+  t.is(first?.[0]?.type, 'snapshot-begin');
+  client.apply(first ?? []);
+  drain(env, session, client);
+  t.deepEqual(sorted(client.held), expected(env, ALL));
+  session.close();
+});
+
 type Op =
   | { readonly op: 'add'; readonly cidr: number; readonly tag: number; readonly expiresInS: number }
   | { readonly op: 'del'; readonly cidr: number }
