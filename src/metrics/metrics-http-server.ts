@@ -32,7 +32,7 @@ export async function startMetricsServer(
       return;
     }
     registry.metrics().then(
-      (text) => reply(200, text, registry.contentType),
+      (text) => reply(200, spellNaN(text), registry.contentType),
       (error: unknown) => {
         logger.error({ err: error }, 'metrics collection failed');
         reply(500, 'metrics collection failed\n');
@@ -47,4 +47,12 @@ export async function startMetricsServer(
     });
   });
   return server;
+}
+
+/**
+ * prom-client writes a NaN sample (e.g. the event-loop lag mean before its first
+ * sample) as "Nan"; the exposition format spells it "NaN".
+ */
+function spellNaN(text: string): string {
+  return text.includes(' Nan\n') ? text.replace(/ Nan$/gm, ' NaN') : text;
 }
