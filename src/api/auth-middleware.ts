@@ -2,17 +2,10 @@
 // puts the caller into the context. Authorization (RBAC) is done per method.
 import type { ServerMiddleware } from 'nice-grpc';
 import { UnauthenticatedError } from '../domain/errors.js';
-import type { Caller, CallerContext } from './caller.js';
+import { bearerToken, type TokenDirectory } from '../rbac/bearer-token.js';
+import type { CallerContext } from './caller.js';
 
-export interface TokenDirectory {
-  findByToken(token: string): Caller | undefined;
-}
-
-export function bearerToken(header: string | undefined): string | undefined {
-  if (header === undefined) return undefined;
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  return match?.[1];
-}
+export type { TokenDirectory };
 
 export function authMiddleware(directory: TokenDirectory): ServerMiddleware<CallerContext> {
   return async function* authenticate(call, context) {

@@ -1,11 +1,9 @@
 // The authenticated caller, put into every call context by the auth middleware.
 import { PermissionDeniedError } from '../domain/errors.js';
-import { groupAllows, groupsAllowed, type Group, type Permission } from '../rbac/permissions.js';
+import type { Caller } from '../rbac/bearer-token.js';
+import { groupAllows, groupsAllowed, type Permission } from '../rbac/permissions.js';
 
-export interface Caller {
-  readonly name: string;
-  readonly group: Group;
-}
+export type { Caller };
 
 /** Context extension carried by every authenticated call (nice-grpc middleware). */
 export interface CallerContext {

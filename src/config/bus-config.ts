@@ -2,7 +2,7 @@
 // prefix, compaction threshold, TLS files and one authentication method, every
 // problem named by key.
 import { resolve } from 'node:path';
-import { BUS_DEFAULTS, BUS_LIMITS, type BusAuth, type BusOptions, type BusTlsOptions } from './bus-options.js';
+import { BUS_DEFAULTS, BUS_LIMITS, type BusAuth, type BusOptions, type BusTlsOptions } from '../replication/bus/bus-options.js';
 import type { TableReader } from './table-reader.js';
 
 const SERVER_URL = /^(nats|tls):\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$/;

@@ -25,7 +25,7 @@ import {
 import { readBus } from './bus-config.js';
 import { readXdp } from './xdp-config.js';
 import { ConfigError } from './errors.js';
-import { checkHost, formatHostPort, parseHostPort, type HostPort } from './host-port.js';
+import { checkHost, formatHostPort, parseHostPort, type HostPort } from '../domain/host-port.js';
 import { checkNodeId } from './node-id.js';
 import { ProblemList } from './problem-list.js';
 import { TableReader } from './table-reader.js';

@@ -1,9 +1,10 @@
 // The daemon's fully defaulted options, as compiled from couic.toml. Units are in the
 // names; paths are absolute. Everything downstream reads these, never the raw TOML.
 
-import type { BusOptions } from './bus-options.js';
+import type { NodeIdBinding, PeerOptions } from '../replication/mesh/peer-options.js';
+import type { BusOptions } from '../replication/bus/bus-options.js';
 import type { XdpOptions } from './xdp-config.js';
-import type { HostPort } from './host-port.js';
+import type { HostPort } from '../domain/host-port.js';
 
 export const DEFAULT_DAEMON_CONFIG_PATH = '/etc/couic/couic.toml';
 
@@ -46,17 +47,8 @@ export interface PersistenceOptions {
   snapshotEvery: number;
 }
 
-export interface PeerOptions {
-  host: string;
-  port: number;
-  tls: boolean;
-  /** Bearer token of a `peering` client on that peer (UUID). */
-  token: string;
-}
-
-/** `[peering] node_id_binding`: see replication/mesh/node-id-binding.ts. */
-export type NodeIdBinding = 'client' | 'certificate' | 'none';
-export const NODE_ID_BINDINGS: readonly NodeIdBinding[] = ['client', 'certificate', 'none'];
+export type { NodeIdBinding, PeerOptions } from '../replication/mesh/peer-options.js';
+export { NODE_ID_BINDINGS } from '../replication/mesh/peer-options.js';
 
 export interface PeeringOptions {
   enabled: boolean;

@@ -6,19 +6,12 @@ import { randomBytes } from 'node:crypto';
 import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { checkNodeId, MAX_NODE_ID_LENGTH } from '../domain/node-id.js';
 import { ConfigError } from './errors.js';
 
-export const NODE_ID_FILE = 'node_id';
-export const MAX_NODE_ID_LENGTH = 64;
-const NODE_ID_CHARS = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+export { checkNodeId, MAX_NODE_ID_LENGTH } from '../domain/node-id.js';
 
-/** Why `id` is not a valid node id, or undefined when it is. */
-export function checkNodeId(id: string): string | undefined {
-  if (id === '') return 'must not be empty';
-  if (id.length > MAX_NODE_ID_LENGTH) return `must be at most ${MAX_NODE_ID_LENGTH} characters`;
-  if (!NODE_ID_CHARS.test(id)) return 'may only contain letters, digits, ".", "_" and "-", and must start with a letter or digit';
-  return undefined;
-}
+export const NODE_ID_FILE = 'node_id';
 
 export interface NodeIdSources {
   hostname?: () => string;

@@ -29,7 +29,7 @@ import { WatchBroker } from '../replication/watch/watch-broker.js';
 import { RuleStore } from '../store/rule-store.js';
 import { claimSocketPath } from './socket-guard.js';
 import { startReplication } from './replication-wiring.js';
-import { StaticSets } from './static-sets.js';
+import { StaticSets } from '../sets/static-sets.js';
 import { dropPrivileges, lookupIds } from './privileges.js';
 
 /** How often expired entries are swept from the store and the data plane. */

@@ -5,7 +5,7 @@ import { resolve, dirname } from 'node:path';
 import { ProblemList } from '../config/problem-list.js';
 import { TableReader } from '../config/table-reader.js';
 import { readTomlFile } from '../config/toml-file.js';
-import { parseHostPort } from '../config/host-port.js';
+import { parseHostPort } from '../domain/host-port.js';
 import { ConfigError } from '../config/errors.js';
 import { decodeConsoleKey } from './console/console-cipher.js';
 import { SYNC_DEFAULTS, type BridgeOptions, type CouicEndpoint } from './bridge-options.js';

@@ -3,7 +3,8 @@
 // atomically (temp file, fsync, rename): a crash leaves the old or the new file, never
 // half of one. A rule set newer than its cursor is fine: replaying the changes after
 // the cursor is idempotent (latest state per key wins, removals of absent keys are no-ops).
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../files/atomic-file.js';
 import type { MirroredRule, RulePolicy } from './mirrored-rule.js';
 
 export interface ConsumerState {
@@ -20,20 +21,7 @@ interface StateFileV1 {
 
 export async function writeStateFile(path: string, state: ConsumerState): Promise<void> {
   const body: StateFileV1 = { version: 1, cursor: state.cursor, rules: state.rules.map((r) => [r.policy, r.cidr, r.tag, r.expiration]) };
-  const temp = `${path}.tmp-${process.pid}`;
-  const handle = await open(temp, 'w', 0o600);
-  try {
-    await handle.writeFile(JSON.stringify(body));
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await rename(temp, path);
-  } catch (error) {
-    await unlink(temp).catch(() => undefined);
-    throw error;
-  }
+  await writeFileAtomic(path, JSON.stringify(body), { mode: 0o600, durable: true });
 }
 
 /** The saved state; undefined when there is none. Throws on a damaged file (the caller starts afresh). */

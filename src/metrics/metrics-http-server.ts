@@ -2,7 +2,7 @@
 import { createServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { bearerToken, type TokenDirectory } from '../api/auth-middleware.js';
+import { bearerToken, type TokenDirectory } from '../rbac/bearer-token.js';
 import { groupAllows } from '../rbac/permissions.js';
 
 export async function startMetricsServer(

@@ -3,9 +3,9 @@
 // renamed into place, so a key is never readable by others even for an instant and
 // a reader never sees half a file.
 
-import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../files/atomic-file.js';
 import { PkiError } from './errors.js';
 import type { PemPair } from './pem-pair.js';
 
@@ -26,8 +26,8 @@ export function pemPaths(dir: string, name: string): PemPaths {
 export async function writePem(dir: string, name: string, pair: PemPair): Promise<PemPaths> {
   const paths = pemPaths(dir, name);
   await mkdir(dir, { recursive: true });
-  await writeAtomically(paths.keyPath, pair.keyPem, 0o600);
-  await writeAtomically(paths.certPath, pair.certPem, 0o644);
+  await writeFileAtomic(paths.keyPath, pair.keyPem, { mode: 0o600, durable: true });
+  await writeFileAtomic(paths.certPath, pair.certPem, { mode: 0o644, durable: true });
   return paths;
 }
 
@@ -41,17 +41,6 @@ export async function readPem(dir: string, name: string): Promise<PemPair | unde
   return { certPem, keyPem };
 }
 
-async function writeAtomically(path: string, content: string, mode: number): Promise<void> {
-  const temp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    await writeFile(temp, content, { mode, flag: 'wx' });
-    await chmod(temp, mode); // the umask applies to mode at creation; set it exactly
-    await rename(temp, path);
-  } catch (err) {
-    await unlink(temp).catch(() => undefined);
-    throw err;
-  }
-}
 
 async function readIfExists(path: string): Promise<string | undefined> {
   try {

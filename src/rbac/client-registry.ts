@@ -17,10 +17,10 @@ import {
   stderrWarnLogger,
   writePrivateFileAtomic,
   type WarnLogger,
-} from './private-file.js';
+} from '../files/private-file.js';
 
 export type { Client } from './client-file.js';
-export type { WarnLogger } from './private-file.js';
+export type { WarnLogger } from '../files/private-file.js';
 
 /** Name and group of the client created at first start, used by couicctl in local mode. */
 export const DEFAULT_ADMIN_NAME = 'couicctl';

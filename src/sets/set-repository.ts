@@ -24,10 +24,10 @@ import {
   stderrWarnLogger,
   writePrivateFileAtomic,
   type WarnLogger,
-} from '../rbac/private-file.js';
+} from '../files/private-file.js';
 import { MAX_SET_FILE_BYTES, SET_FILE_SUFFIX, formatSetFile, parseSetFile } from './set-file.js';
 
-export type { WarnLogger } from '../rbac/private-file.js';
+export type { WarnLogger } from '../files/private-file.js';
 
 export interface LoadedSet {
   readonly policy: Policy;

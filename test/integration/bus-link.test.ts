@@ -5,7 +5,7 @@ import test from 'ava';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import pino from 'pino';
-import type { BusOptions } from '../../src/config/bus-options.js';
+import type { BusOptions } from '../../src/replication/bus/bus-options.js';
 import { parseCidr } from '../../src/domain/cidr.js';
 import { systemClock } from '../../src/domain/clock.js';
 import type { ReplicatedRecord } from '../../src/domain/replicated-record.js';

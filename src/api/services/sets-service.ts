@@ -1,6 +1,6 @@
 // SetsService: static set files, applied to the store through StaticSets.
 import type { Logger } from 'pino';
-import type { SetReloadResult, StaticSets } from '../../daemon/static-sets.js';
+import type { SetReloadResult, StaticSets } from '../../sets/static-sets.js';
 import { CapacityExceededError, FailedPreconditionError } from '../../domain/errors.js';
 import type { Policy } from '../../domain/policy.js';
 import type { SetsServiceImplementation, SetInfo } from '../../generated/couic/v1/sets.js';

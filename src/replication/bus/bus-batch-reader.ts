@@ -9,7 +9,7 @@ import type { Policy } from '../../domain/policy.js';
 import type { ReplicatedRecord } from '../../domain/replicated-record.js';
 import { checkTag } from '../../domain/validation.js';
 import type { Version } from '../../domain/version.js';
-import { checkNodeId } from '../../config/node-id.js';
+import { checkNodeId } from '../../domain/node-id.js';
 
 const MAX_COUNTER = 0xffff_ffff;
 const utf8 = new TextDecoder('utf-8', { fatal: false });

@@ -2,9 +2,9 @@
 // durably: written to a temporary file of its own (unique name, so two writers
 // never share one), fsynced, renamed over the old one, and the directory fsynced,
 // so a crash or power loss leaves the previous cursor or the new one.
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { writeFileAtomic } from '../../files/atomic-file.js';
 import type { BusCursor, BusCursorStore } from './bus-cursor.js';
 
 export class BusCursorFile implements BusCursorStore {
@@ -33,24 +33,10 @@ export class BusCursorFile implements BusCursorStore {
   }
 
   async save(cursor: BusCursor): Promise<void> {
-    const dir = dirname(this.path);
-    await mkdir(dir, { recursive: true, mode: 0o750 });
-    const tmp = `${this.path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-    try {
-      const file = await open(tmp, 'wx', 0o600);
-      try {
-        await file.writeFile(`${JSON.stringify(cursor)}\n`);
-        await file.sync();
-      } finally {
-        await file.close();
-      }
-      await rename(tmp, this.path);
-    } catch (error) {
-      await rm(tmp, { force: true });
-      throw error;
-    }
-    await syncDirectory(dir);
+    await mkdir(dirname(this.path), { recursive: true, mode: 0o750 });
+    await writeFileAtomic(this.path, `${JSON.stringify(cursor)}\n`, { mode: 0o600, durable: true });
   }
+
 }
 
 function parseCursor(raw: unknown): BusCursor | undefined {
@@ -60,14 +46,4 @@ function parseCursor(raw: unknown): BusCursor | undefined {
   if (typeof consumedSeq !== 'number' || !Number.isSafeInteger(consumedSeq) || consumedSeq < 0) return undefined;
   if (typeof publishedThroughMs !== 'number' || !Number.isFinite(publishedThroughMs)) return undefined;
   return { stream, streamCreated, consumedSeq, publishedThroughMs };
-}
-
-/** Makes the rename durable (the directory entry is what changed). */
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }

@@ -9,7 +9,7 @@
 // working locally, the outbox keeps one record per key, and each new session
 // resumes from the persisted cursor.
 import type { Logger } from 'pino';
-import type { BusOptions } from '../../config/bus-options.js';
+import type { BusOptions } from './bus-options.js';
 import type { Clock } from '../../domain/clock.js';
 import { DEFAULT_MAX_CLOCK_OFFSET_MS } from '../../domain/version.js';
 import type { ReplicatedRecord } from '../../domain/replicated-record.js';

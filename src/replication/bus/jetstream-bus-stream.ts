@@ -4,7 +4,7 @@
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager, type StreamInfo } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
-import type { BusOptions } from '../../config/bus-options.js';
+import type { BusOptions } from './bus-options.js';
 import type { Clock } from '../../domain/clock.js';
 import { BUS_HEADER_KIND, BUS_HEADER_NODE, busNames, type BusBatchKind, type BusNames } from './bus-names.js';
 import { BusPullReader, batchKindOf } from './bus-pull-reader.js';

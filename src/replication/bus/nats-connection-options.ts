@@ -2,7 +2,7 @@
 // method). Reconnection is left to the bus link, which rebuilds its session.
 import { readFile } from 'node:fs/promises';
 import { credsAuthenticator, type NodeConnectionOptions } from '@nats-io/transport-node';
-import type { BusOptions } from '../../config/bus-options.js';
+import type { BusOptions } from './bus-options.js';
 
 export async function natsConnectionOptions(bus: BusOptions, name: string): Promise<NodeConnectionOptions> {
   const options: NodeConnectionOptions = {

@@ -3,7 +3,7 @@
 // it; undefined when the bus is off.
 import { connect } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import type { BusOptions } from '../../config/bus-options.js';
+import type { BusOptions } from './bus-options.js';
 import type { Clock } from '../../domain/clock.js';
 import type { ReplicaStore } from '../replica-store.js';
 import { BusCursorFile } from './bus-cursor-file.js';

@@ -5,7 +5,7 @@
 // newer). The other is closed with ALREADY_EXISTS and its dialer waits in standby.
 // Also the LinkStatusSource behind `couicctl peers list` and the metrics.
 import type { Logger } from 'pino';
-import type { PeerOptions } from '../../config/daemon-options.js';
+import type { PeerOptions } from './peer-options.js';
 import type { Clock } from '../../domain/clock.js';
 import { FailedPreconditionError, PermissionDeniedError } from '../../domain/errors.js';
 import type { LinkStatus, LinkStatusSource, ReconciliationSummary } from '../link-status.js';

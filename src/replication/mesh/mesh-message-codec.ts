@@ -2,7 +2,7 @@
 // checks every received message (an unknown or empty oneof, a bad seq, a torn digest
 // array or a bad record is an INVALID_ARGUMENT that ends the stream, never a crash).
 import { BinaryWriter } from '@bufbuild/protobuf/wire';
-import { checkNodeId } from '../../config/node-id.js';
+import { checkNodeId } from '../../domain/node-id.js';
 import { InvalidArgumentError } from '../../domain/errors.js';
 import { SyncMessage, SyncPhase } from '../../generated/couic/v1/peering.js';
 import type { MeshMessage, RecordsPhase } from '../core/mesh-session.js';

@@ -6,9 +6,9 @@
 // is bound to its hostname, short or fully qualified, so the reference walkthrough
 // (clients named after the hosts, node ids derived) peers unchanged.
 
-import type { NodeIdBinding } from '../../config/daemon-options.js';
+import type { NodeIdBinding } from './peer-options.js';
 
-export type { NodeIdBinding } from '../../config/daemon-options.js';
+export type { NodeIdBinding } from './peer-options.js';
 
 export interface PeerCredentials {
   /** Name of the API client whose token the peer presented. */

@@ -7,8 +7,8 @@
 import { ChannelCredentials, type ChannelOptions } from '@grpc/grpc-js';
 import { ClientError, createChannel, createClient, Metadata, Status, type Channel } from 'nice-grpc';
 import type { Logger } from 'pino';
-import type { PeerOptions } from '../../config/daemon-options.js';
-import { formatHostPort } from '../../config/host-port.js';
+import type { PeerOptions } from './peer-options.js';
+import { formatHostPort } from '../../domain/host-port.js';
 import type { Clock } from '../../domain/clock.js';
 import { CouicError } from '../../domain/errors.js';
 import type { LinkState } from '../link-status.js';

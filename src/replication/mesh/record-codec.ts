@@ -9,7 +9,7 @@ import type { Policy as DomainPolicy } from '../../domain/policy.js';
 import type { ReplicatedRecord } from '../../domain/replicated-record.js';
 import { checkTag } from '../../domain/validation.js';
 import type { Version } from '../../domain/version.js';
-import { checkNodeId } from '../../config/node-id.js';
+import { checkNodeId } from '../../domain/node-id.js';
 import type { BinaryWriter } from '@bufbuild/protobuf/wire';
 import { Metadata, Policy } from '../../generated/couic/v1/entry.js';
 import type { RecordVersion, ReplicatedRecord as WireRecord } from '../../generated/couic/v1/peering.js';

@@ -4,7 +4,7 @@
 // origin indexes, versions in range. A bad message is INVALID_ARGUMENT naming the
 // field, never a crash. Entry layout (proto comment): key lo u32 LE, key hi u32 LE,
 // wall ms u48 LE, counter varint, origin index varint.
-import { checkNodeId } from '../../config/node-id.js';
+import { checkNodeId } from '../../domain/node-id.js';
 import { InvalidArgumentError } from '../../domain/errors.js';
 import type { SyncSummaries } from '../../generated/couic/v1/peering.js';
 import type { SummaryBlock } from '../core/record-summaries.js';

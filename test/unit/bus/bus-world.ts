@@ -1,7 +1,7 @@
 // Bus nodes on the in-memory stream, driven by a manual clock and scheduler: used
 // by the bus link's unit tests and by the replication simulation (mesh + bus).
 import pino from 'pino';
-import type { BusOptions } from '../../../src/config/bus-options.js';
+import type { BusOptions } from '../../../src/replication/bus/bus-options.js';
 import { ManualClock, type Clock } from '../../../src/domain/clock.js';
 import { HybridClock } from '../../../src/domain/version.js';
 import { MemoryReplicaStore } from '../../../src/replication/core/memory-replica-store.js';

@@ -1,6 +1,6 @@
 import test from 'ava';
 import fc from 'fast-check';
-import { checkHost, formatHostPort, parseHostPort } from '../../../src/config/host-port.js';
+import { checkHost, formatHostPort, parseHostPort } from '../../../src/domain/host-port.js';
 
 const accepted: Array<[string, string, number]> = [
   ['127.0.0.1:2900', '127.0.0.1', 2900],

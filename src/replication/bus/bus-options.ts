@@ -1,5 +1,5 @@
-// Options of the NATS bus replication link ([bus] in couic.toml), fully defaulted.
-// Kept beside daemon-options.ts so the bus owns its settings without growing it.
+// Options of the NATS bus replication link, fully defaulted: the bus's own option type,
+// which config/bus-config.ts compiles from [bus] in couic.toml.
 
 export interface BusTlsOptions {
   /** CA bundle the NATS servers' certificates must chain to (default: system CAs). */

@@ -2,10 +2,10 @@
 // Both hold secrets or security policy, so a file anyone else could have written or
 // read is refused rather than trusted, and writes are atomic so a crash never leaves
 // a half-written token or blocklist behind.
-import { randomUUID } from 'node:crypto';
 import { constants } from 'node:fs';
-import { link, mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { mkdir, open, readdir, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { syncDirectory, writeFileAtomic } from './atomic-file.js';
 
 /** Mode of every private file we write. */
 export const PRIVATE_FILE_MODE = 0o600;
@@ -84,28 +84,11 @@ export async function readPrivateFile(path: string, options: PrivateReadOptions)
 }
 
 /**
- * Writes `content` to `path` atomically with mode 0600: temp file in the same
- * directory, fsync, then rename (replace) or hard link (no clobber: throws an error
- * with code EEXIST when `path` exists), then fsync of the directory.
+ * Writes `content` to `path` atomically with mode 0600 and durably; with `replace`
+ * false, throws an error with code EEXIST when `path` exists (no clobber).
  */
 export async function writePrivateFileAtomic(path: string, content: string, replace: boolean): Promise<void> {
-  const dir = dirname(path);
-  const temp = join(dir, `.${basename(path)}.${randomUUID()}.tmp`);
-  try {
-    const handle = await open(temp, 'wx', PRIVATE_FILE_MODE);
-    try {
-      await handle.chmod(PRIVATE_FILE_MODE); // the umask could have removed owner bits
-      await handle.writeFile(content, 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    if (replace) await rename(temp, path);
-    else await link(temp, path);
-  } finally {
-    await unlink(temp).catch(() => undefined); // gone after rename; after link it is the extra name
-  }
-  await syncDirectory(dir);
+  await writeFileAtomic(path, content, { mode: PRIVATE_FILE_MODE, durable: true, replace });
 }
 
 /** Removes a file and makes the removal durable; returns false when it did not exist. */
@@ -139,14 +122,6 @@ export function errorCode(error: unknown): string | undefined {
   return undefined;
 }
 
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
 
 function refused(reason: string): PrivateRead {
   return { ok: false, missing: false, reason };

@@ -7,9 +7,9 @@
 import { CapacityExceededError } from '../domain/errors.js';
 import type { Policy } from '../domain/policy.js';
 import { setTag } from '../domain/validation.js';
-import { diffSets, setKey, toAppliedSets, type SetDelta } from '../sets/set-diff.js';
-import { stderrWarnLogger, type WarnLogger } from '../rbac/private-file.js';
-import type { LoadedSet, SetRepository } from '../sets/set-repository.js';
+import { diffSets, setKey, toAppliedSets, type SetDelta } from './set-diff.js';
+import { stderrWarnLogger, type WarnLogger } from '../files/private-file.js';
+import type { LoadedSet, SetRepository } from './set-repository.js';
 import type { RuleStore } from '../store/rule-store.js';
 
 export interface RefusedSet {
