@@ -17,7 +17,7 @@ import { authMiddleware, type TokenDirectory } from './auth-middleware.js';
 import type { CallerContext } from './caller.js';
 import { installPrefaceDeadline } from './connection-deadlines.js';
 import { errorMappingMiddleware } from './error-mapping.js';
-import { requestMetricsMiddleware } from './request-metrics.js';
+import { requestMetricsMiddleware, type GrpcCallObserver } from './request-metrics.js';
 import { withTolerantDecoding } from './undecodable-requests.js';
 import { optionalClientCertCredentials, verifiedCertificateInterceptor } from './services/peering-identity.js';
 import { peeringRefusalLogging } from './services/peering-service.js';
@@ -59,7 +59,7 @@ export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Peers notice a dead caller as fast as a dead callee (~2.3 s, NOTES-stack.md). */
 const PEERING_SERVER_OPTIONS = { 'grpc.keepalive_time_ms': 2_000, 'grpc.keepalive_timeout_ms': 1_000 } as const;
 
-export function buildGrpcServer(services: CouicServices, directory: TokenDirectory, logger: Logger): Server {
+export function buildGrpcServer(services: CouicServices, directory: TokenDirectory, logger: Logger, calls: GrpcCallObserver): Server {
   if (!installPrefaceDeadline()) logger.warn('this grpc-js version offers no HTTP/2 server hook: the HTTP/2 preface has no deadline');
   const server = createServer({
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
@@ -67,7 +67,7 @@ export function buildGrpcServer(services: CouicServices, directory: TokenDirecto
     ...(services.peering !== undefined ? { ...PEERING_SERVER_OPTIONS, interceptors: [verifiedCertificateInterceptor()] } : {}),
   });
   // Request metrics outermost: they record the status the caller gets.
-  const measured = server.with(requestMetricsMiddleware());
+  const measured = server.with(requestMetricsMiddleware(calls));
   const authenticated = measured.with(errorMappingMiddleware(logger)).with(authMiddleware(directory));
   authenticated.add(withTolerantDecoding(RulesServiceDefinition), services.rules);
   authenticated.add(withTolerantDecoding(ClientsServiceDefinition), services.clients);

@@ -1,48 +1,20 @@
-// gRPC server request metrics, as a nice-grpc middleware: calls started and handled by
-// service, method, type and status code, and a latency histogram (names as the common
-// go-grpc-prometheus / grpc-ecosystem convention, so existing dashboards apply). The
-// metric objects live in no registry of their own: createMetricsRegistry (src/metrics)
-// registers them beside the other couic metrics.
+// gRPC server request metrics, as a nice-grpc middleware: every call is reported to an
+// observer (started; then handled, with the status the caller got and the time it
+// took), which the daemon backs with the Prometheus metrics of src/metrics.
 import { ServerError, Status, type ServerMiddleware } from 'nice-grpc';
-import { Counter, Histogram } from 'prom-client';
 
-const LABELS = ['grpc_service', 'grpc_method', 'grpc_type'] as const;
-
-/** Seconds; from sub-millisecond single-rule calls to multi-second 262,144-rule batches and streams. */
-export const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
-
-export interface GrpcRequestMetrics {
-  readonly started: Counter<(typeof LABELS)[number]>;
-  readonly handled: Counter<(typeof LABELS)[number] | 'grpc_code'>;
-  readonly handlingSeconds: Histogram<(typeof LABELS)[number] | 'grpc_code'>;
+/** The labels of one call. */
+export interface GrpcCallLabels {
+  readonly grpc_service: string;
+  readonly grpc_method: string;
+  readonly grpc_type: string;
 }
 
-export function createGrpcRequestMetrics(): GrpcRequestMetrics {
-  return {
-    started: new Counter({
-      name: 'grpc_server_started_total',
-      help: 'gRPC calls started on the server, by service, method and type.',
-      labelNames: LABELS,
-      registers: [],
-    }),
-    handled: new Counter({
-      name: 'grpc_server_handled_total',
-      help: 'gRPC calls completed on the server, by service, method, type and status code.',
-      labelNames: [...LABELS, 'grpc_code'],
-      registers: [],
-    }),
-    handlingSeconds: new Histogram({
-      name: 'grpc_server_handling_seconds',
-      help: 'Time from the start of a gRPC call to its status (whole stream for streaming calls), in seconds.',
-      labelNames: [...LABELS, 'grpc_code'],
-      buckets: LATENCY_BUCKETS,
-      registers: [],
-    }),
-  };
+/** Where calls are reported (metrics/grpc-request-metrics.ts in the daemon). */
+export interface GrpcCallObserver {
+  started(labels: GrpcCallLabels): void;
+  handled(labels: GrpcCallLabels, code: string, seconds: number): void;
 }
-
-/** The daemon's one set (one process, one API): its gRPC servers count into it. */
-export const grpcRequestMetrics = createGrpcRequestMetrics();
 
 function callType(requestStream: boolean, responseStream: boolean): string {
   if (requestStream) return responseStream ? 'bidi_stream' : 'client_stream';
@@ -63,11 +35,11 @@ function statusOf(error: unknown): Status {
 }
 
 /** Outermost middleware: sees the status the caller gets (after error mapping). */
-export function requestMetricsMiddleware(metrics: GrpcRequestMetrics = grpcRequestMetrics): ServerMiddleware {
+export function requestMetricsMiddleware(observer: GrpcCallObserver): ServerMiddleware {
   return async function* measureRequest(call, context) {
     const [grpcService, grpcMethod] = splitMethodPath(call.method.path);
     const labels = { grpc_service: grpcService, grpc_method: grpcMethod, grpc_type: callType(call.method.requestStream, call.method.responseStream) };
-    metrics.started.inc(labels);
+    observer.started(labels);
     const startedAt = process.hrtime.bigint();
     let code = Status.OK;
     try {
@@ -76,9 +48,7 @@ export function requestMetricsMiddleware(metrics: GrpcRequestMetrics = grpcReque
       code = statusOf(error);
       throw error;
     } finally {
-      const withCode = { ...labels, grpc_code: Status[code] ?? String(code) };
-      metrics.handled.inc(withCode);
-      metrics.handlingSeconds.observe(withCode, Number(process.hrtime.bigint() - startedAt) / 1e9);
+      observer.handled(labels, Status[code] ?? String(code), Number(process.hrtime.bigint() - startedAt) / 1e9);
     }
   };
 }

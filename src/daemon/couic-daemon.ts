@@ -19,6 +19,7 @@ import { createSetsService } from '../api/services/sets-service.js';
 import { createStatsService } from '../api/services/stats-service.js';
 import { createReplicationService } from '../api/services/replication-service.js';
 import { createMetricsRegistry } from '../metrics/couic-metrics.js';
+import { GrpcRequestMetrics } from '../metrics/grpc-request-metrics.js';
 import { registerReplicationMetrics } from '../metrics/replication-metrics.js';
 import { startMetricsServer } from '../metrics/metrics-http-server.js';
 import { ClientRegistry, clientsDirOf } from '../rbac/client-registry.js';
@@ -121,11 +122,13 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, clock:
     // check that answers there means every listener is up.
     const replaced = await claimSocketPath(options.server.socketPath);
     if (replaced === 'stale-replaced') logger.warn({ socket: options.server.socketPath }, 'replaced a stale socket');
+    // One set of gRPC request metrics for both listeners (served when [metrics] is on).
+    const grpcRequests = new GrpcRequestMetrics();
     if (options.server.listen !== undefined) {
       const { host, port } = options.server.listen;
       const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
       const peering = replication.peeringService;
-      const tcpServer = buildGrpcServer({ ...services, ...(peering !== undefined ? { peering } : {}) }, registry, logger);
+      const tcpServer = buildGrpcServer({ ...services, ...(peering !== undefined ? { peering } : {}) }, registry, logger, grpcRequests);
       const bound = await tcpServer.listen(address, serverCredentials({ ...(await loadTls(options)), requestClientCert: peering !== undefined }));
       cleanups.push(() => shutdownGrpc(tcpServer));
       // Stop the mesh before the listener: open Sync streams would hold its graceful shutdown.
@@ -134,7 +137,7 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, clock:
     }
 
     if (options.metrics !== undefined) {
-      const metricsRegistry = createMetricsRegistry(store, dataPlane);
+      const metricsRegistry = createMetricsRegistry(store, dataPlane, grpcRequests);
       registerReplicationMetrics(metricsRegistry, replication.statusSources);
       const http = await startMetricsServer(options.metrics.listen, metricsRegistry, registry, logger);
       cleanups.push(() => closeHttp(http));
@@ -142,7 +145,7 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, clock:
     }
 
     // nice-grpc servers listen once: one server per listener, same services.
-    const unixServer = buildGrpcServer(services, registry, logger);
+    const unixServer = buildGrpcServer(services, registry, logger, grpcRequests);
     await unixServer.listen(`unix:${options.server.socketPath}`, serverCredentials(undefined));
     cleanups.push(async () => {
       await shutdownGrpc(unixServer);

@@ -7,11 +7,11 @@
 // query, so they stay, as the two documented exceptions (docs/metrics.md), served
 // beside correctly named copies couic_drop_cidrs / couic_ignore_cidrs.
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
-import { grpcRequestMetrics } from '../api/request-metrics.js';
+import type { GrpcRequestMetrics } from './grpc-request-metrics.js';
 import type { DataPlane, DataPlaneCounters } from '../dataplane/dataplane.js';
 import type { RuleStore } from '../store/rule-store.js';
 
-export function createMetricsRegistry(store: RuleStore, dataPlane: DataPlane): Registry {
+export function createMetricsRegistry(store: RuleStore, dataPlane: DataPlane, grpcRequests: GrpcRequestMetrics): Registry {
   const registry = new Registry();
   // One data-plane read per scrape, shared by every collector of that scrape.
   let pending: Promise<DataPlaneCounters> | undefined;
@@ -86,8 +86,6 @@ export function createMetricsRegistry(store: RuleStore, dataPlane: DataPlane): R
   for (const legacy of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
     registry.removeSingleMetric(legacy);
   }
-  registry.registerMetric(grpcRequestMetrics.started);
-  registry.registerMetric(grpcRequestMetrics.handled);
-  registry.registerMetric(grpcRequestMetrics.handlingSeconds);
+  grpcRequests.registerIn(registry);
   return registry;
 }
