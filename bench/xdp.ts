@@ -123,7 +123,7 @@ interface BenchRules {
   readonly ignore4: readonly Buffer[];
 }
 
-function benchRules(sizes: XdpSizes): BenchRules {
+export function benchRules(sizes: XdpSizes): BenchRules {
   return {
     drop4: makeKeys(4, sizes.dropPerFamily, 1, [32, 32, 32, 28, 24, 24, 20, 16]),
     drop6: makeKeys(6, sizes.dropPerFamily, 2, [128, 128, 64, 64, 56, 48]),
@@ -136,7 +136,7 @@ function cidrOfKey(key: Buffer): Cidr {
   return { family, prefixLength: key.readUInt32LE(0), bytes: Uint8Array.from(key.subarray(4)), text: '' };
 }
 
-function upsertsOf(rules: BenchRules): { policy: Policy; cidr: Cidr; tag: string }[] {
+export function upsertsOf(rules: BenchRules): { policy: Policy; cidr: Cidr; tag: string }[] {
   const out: { policy: Policy; cidr: Cidr; tag: string }[] = [];
   const add = (policy: Policy, keys: readonly Buffer[]): void => {
     keys.forEach((key, i) => out.push({ policy, cidr: cidrOfKey(key), tag: `t${i % 8}` }));
@@ -148,7 +148,7 @@ function upsertsOf(rules: BenchRules): { policy: Policy; cidr: Cidr; tag: string
 }
 
 /** The daemon's data plane over a fresh (unpinned) object, loaded with every rule; returns the load time. */
-async function compiledPlane(rules: BenchRules): Promise<{ object: LoadedObject; plane: XdpDataPlane; seconds: number }> {
+export async function compiledPlane(rules: BenchRules): Promise<{ object: LoadedObject; plane: XdpDataPlane; seconds: number }> {
   const object = loadObject(DEFAULT_OBJECT_PATH);
   const plane = await XdpDataPlane.overKernel(new LibbpfKernelMaps(object), pino({ level: 'silent' }), systemScheduler);
   const upserts = upsertsOf(rules);
