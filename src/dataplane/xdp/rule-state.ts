@@ -99,7 +99,8 @@ export class RuleState {
       this.tombstones--;
     } else this.table[h] = index;
     this.used++;
-    if ((this.used + this.tombstones) * 4 > this.table.length * 3) this.rehash(this.table.length * (this.used * 2 > this.table.length ? 2 : 1));
+    // Load factor <= 1/2: linear probes stay short.
+    if ((this.used + this.tombstones) * 2 > this.table.length) this.rehash(this.table.length * (this.used * 4 > this.table.length ? 2 : 1));
     return index;
   }
 
