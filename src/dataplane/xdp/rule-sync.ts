@@ -173,7 +173,7 @@ export class RuleSync {
       const gone = indices.filter((index) => state.wanted[index] === -1);
       await this.sync(gone);
       const removed = gone.filter((index) => state.enforced[index] === -1 && state.recorded[index] === -1).length;
-      for (const index of gone) state.releaseIfDead(index);
+      for (const index of gone) this.release(index);
       this.options.logger.info({ removed, pending: this.refusals.size }, 'XDP: pinned maps reconciled with the store');
       return removed;
     });
@@ -232,7 +232,7 @@ export class RuleSync {
         if (error !== undefined && cidr !== undefined && (state.wanted[index] as number) >= 0) pending.push({ policy: state.policyOf(index), cidr, error });
       }
     }
-    for (const index of touched) state.releaseIfDead(index);
+    for (const index of touched) this.release(index);
     if (pending.length > 0) {
       this.options.logger.warn(
         { pending: pending.length, of: touched.length, firstError: pending[0]?.error.message },
@@ -240,6 +240,11 @@ export class RuleSync {
       );
     }
     return pending;
+  }
+
+  /** Frees the index of a rule nothing holds any more (kept while a refusal names it). */
+  private release(index: number): void {
+    if (!this.refusals.has(index)) this.state.releaseIfDead(index);
   }
 
   /** Forgets an adopted entry's claim (its tag slot reference goes). */
@@ -352,7 +357,7 @@ export class RuleSync {
         const unwritten = await this.options.compiler.retryUnwritten();
         const indices = [...this.refusals.keys()];
         await this.sync(indices);
-        for (const index of indices) this.state.releaseIfDead(index);
+        for (const index of indices) this.release(index);
         if (this.refusals.size === 0 && unwritten === 0) {
           this.options.backoff.reset();
           this.options.logger.info({ written: before }, 'XDP: retried map writes landed; kernel and store agree again');
