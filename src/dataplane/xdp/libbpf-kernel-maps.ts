@@ -53,7 +53,8 @@ class LibbpfKeyedMap implements KeyedMap {
     try {
       const { keys, values, count } = mapLookupAll(this.fd, this.keySize, VALUE_SIZE);
       for (let i = 0; i < count; i++) {
-        out.push({ key: Buffer.from(keys.subarray(i * this.keySize, (i + 1) * this.keySize)), value: values.readUInt32LE(i * VALUE_SIZE) });
+        // Views into the one batch buffer (no copy per key).
+        out.push({ key: keys.subarray(i * this.keySize, (i + 1) * this.keySize), value: values.readUInt32LE(i * VALUE_SIZE) });
       }
       return out;
     } catch (error) {

@@ -13,7 +13,8 @@ import type { Backoff } from '../../replication/mesh/backoff.js';
 import type { Scheduler } from '../../replication/core/scheduler.js';
 import { BpfError } from './bpf-error.js';
 import type { KernelMaps } from './kernel-maps.js';
-import { decodeRecordKey, encodeRecordKey } from './layout.js';
+import { decodeRecordKey, RULE_RECORD_KEY_SIZE } from './layout.js';
+import { RuleState } from './rule-state.js';
 import type { CompiledRule, RuleKey, TableCompiler } from './table-compiler.js';
 import type { TagSlots } from './tag-slots.js';
 
@@ -29,25 +30,6 @@ export interface SyncChange {
   readonly removals: readonly { readonly policy: Policy; readonly cidr: Cidr }[];
 }
 
-interface Entry {
-  readonly id: string;
-  readonly policy: Policy;
-  readonly cidr: Cidr;
-  readonly slot: number;
-}
-
-export function ruleId(policy: Policy, cidr: Pick<Cidr, 'family' | 'prefixLength' | 'bytes'>): string {
-  return `${policy}:${cidr.family}:${cidr.prefixLength}:${Buffer.from(cidr.bytes.buffer, cidr.bytes.byteOffset, cidr.bytes.byteLength).toString('hex')}`;
-}
-
-function compiled(entry: Entry): CompiledRule {
-  return { policy: entry.policy, family: entry.cidr.family, prefixLength: entry.cidr.prefixLength, bytes: entry.cidr.bytes, slot: entry.slot };
-}
-
-function keyOf(entry: Entry): RuleKey {
-  return { policy: entry.policy, family: entry.cidr.family, prefixLength: entry.cidr.prefixLength, bytes: entry.cidr.bytes };
-}
-
 export interface RuleSyncOptions {
   readonly kernel: KernelMaps;
   readonly compiler: TableCompiler;
@@ -57,17 +39,40 @@ export interface RuleSyncOptions {
   readonly logger: Logger;
 }
 
+/** A rule read from a previous layout's maps (upgrade). */
+export interface AdoptedRule {
+  readonly policy: Policy;
+  readonly cidr: Cidr;
+  readonly slot: number;
+}
+
+function compiledOf(policy: Policy, cidr: Cidr, slot: number): CompiledRule {
+  return { policy, family: cidr.family, prefixLength: cidr.prefixLength, bytes: cidr.bytes, slot };
+}
+
+/** rule_record keys of `indices`, written into one buffer (one allocation per batch). */
+function recordKeys(state: RuleState, indices: readonly number[]): Buffer[] {
+  const all = Buffer.alloc(indices.length * RULE_RECORD_KEY_SIZE);
+  const keys: Buffer[] = new Array<Buffer>(indices.length);
+  for (let i = 0; i < indices.length; i++) {
+    const index = indices[i] as number;
+    const cidr = state.cidrs[index] as Cidr;
+    const at = i * RULE_RECORD_KEY_SIZE;
+    all[at] = state.policies[index] as number;
+    all[at + 1] = cidr.family;
+    all[at + 2] = cidr.prefixLength;
+    all.set(cidr.bytes, at + 4);
+    keys[i] = all.subarray(at, at + RULE_RECORD_KEY_SIZE);
+  }
+  return keys;
+}
+
 export class RuleSync {
-  /** What the store wants, with the tag slot it counts under. */
-  private readonly wanted = new Map<string, Entry>();
-  /** What the pinned record holds. */
-  private readonly recorded = new Map<string, Entry>();
-  /** What the compiled tables enforce. */
-  private readonly enforced = new Map<string, Entry>();
-  /** Adopted at start, not yet confirmed by the store (kept until reconcile()). */
-  private readonly stale = new Set<string>();
-  /** Why each id is not where it should be (the kernel's last refusal). */
-  private readonly refusals = new Map<string, BpfError>();
+  /** Per rule: the tag slot wanted by the store, held by the pinned record, enforced by the tables; adopted-not-confirmed. */
+  private readonly state = new RuleState(1 << 16);
+  private staleTotal = 0;
+  /** Why each rule index is not where it should be (the kernel's last refusal). */
+  private readonly refusals = new Map<number, BpfError>();
   private chain: Promise<unknown> = Promise.resolve();
   private cancelRetry: (() => void) | undefined;
   private closed = false;
@@ -76,7 +81,7 @@ export class RuleSync {
 
   /** Rules adopted at start and not yet confirmed by the store. */
   get staleCount(): number {
-    return this.stale.size;
+    return this.staleTotal;
   }
 
   /** Rules the store holds whose enforcement is pending (refused writes, being retried), plus table entries not yet written. */
@@ -87,18 +92,16 @@ export class RuleSync {
   /** The store's rules whose enforcement is pending, with the kernel's last refusal. */
   pendingRules(): PendingRule[] {
     const out: PendingRule[] = [];
-    for (const [id, error] of this.refusals) {
-      const entry = this.wanted.get(id);
-      if (entry !== undefined) out.push({ policy: entry.policy, cidr: entry.cidr, error });
+    for (const [index, error] of this.refusals) {
+      const cidr = this.state.cidrs[index];
+      if (cidr !== undefined && (this.state.wanted[index] as number) >= 0) out.push({ policy: this.state.policyOf(index), cidr, error });
     }
     return out;
   }
 
   /** Rules per policy as the kernel enforces them. */
   enforcedCount(policy: Policy): number {
-    let n = 0;
-    for (const entry of this.enforced.values()) if (entry.policy === policy) n++;
-    return n;
+    return this.state.enforcedPerPolicy[policy === 'drop' ? 0 : 1] as number;
   }
 
   /**
@@ -107,42 +110,52 @@ export class RuleSync {
    * rewritten), records the legacy ones. All adopted entries are stale until the
    * store confirms them. Returns how many were adopted.
    */
-  async adopt(legacyRules: readonly Omit<Entry, 'id'>[] = []): Promise<number> {
-    const legacy = legacyRules.map((e) => ({ ...e, id: ruleId(e.policy, e.cidr) }));
+  async adopt(legacyRules: readonly AdoptedRule[] = []): Promise<number> {
     const { kernel, compiler, tags } = this.options;
-    const adopted: Entry[] = [];
+    const state = this.state;
+    const adopted: number[] = [];
+    const rules: CompiledRule[] = [];
     for (const { key, value } of kernel.ruleRecord.entries()) {
       const decoded = decodeRecordKey(key);
       if (decoded === undefined) continue;
       const cidr: Cidr = { family: decoded.family, bytes: decoded.bytes, prefixLength: decoded.prefixLength, text: '' };
-      adopted.push({ id: ruleId(decoded.policy, cidr), policy: decoded.policy, cidr, slot: value });
+      const index = state.indexOf(decoded.policy, cidr);
+      if (state.recorded[index] !== -1) continue;
+      state.recorded[index] = value;
+      adopted.push(index);
+      rules.push(compiledOf(decoded.policy, cidr, value));
     }
     const fromRecord = adopted.length;
-    for (const entry of adopted) this.recorded.set(entry.id, entry);
-    for (const entry of legacy) {
-      const id = entry.id;
-      if (!this.recorded.has(id)) adopted.push(entry);
+    for (const entry of legacyRules) {
+      const index = state.indexOf(entry.policy, entry.cidr);
+      if (state.recorded[index] !== -1 || state.stale[index] === 2) continue;
+      state.stale[index] = 2; // marks "seen" within this loop; set to 1 below
+      adopted.push(index);
+      rules.push(compiledOf(entry.policy, entry.cidr, entry.slot));
     }
-    const refused = await compiler.apply(adopted.map(compiled), []);
-    const refusedIds = new Set(refused.map((r) => ruleId(r.rule.policy, { family: r.rule.family, prefixLength: r.rule.prefixLength, bytes: r.rule.bytes })));
-    for (const entry of adopted) {
-      const id = entry.id;
-      if (refusedIds.has(id)) continue;
-      this.enforced.set(id, entry);
-      this.stale.add(id);
+    const refused = await compiler.apply(rules, []);
+    const refusedRules = new Set(refused.map((r) => r.rule));
+    const legacyIndices: number[] = [];
+    for (let i = 0; i < adopted.length; i++) {
+      const index = adopted[i] as number;
+      state.stale[index] = 0;
+      if (refusedRules.has(rules[i] as CompiledRule)) continue;
+      state.setEnforced(index, (rules[i] as CompiledRule).slot);
+      state.stale[index] = 1;
+      this.staleTotal++;
+      if (i >= fromRecord) legacyIndices.push(index);
     }
-    const legacyEntries = adopted.slice(fromRecord).filter((e) => this.enforced.has(e.id));
-    if (legacyEntries.length > 0) {
-      const failed = new Set((await kernel.ruleRecord.upsert(legacyEntries.map((e) => ({ key: encodeRecordKey(e.policy, e.cidr), value: e.slot })))).map((f) => f.key.toString('hex')));
-      for (const e of legacyEntries) if (!failed.has(encodeRecordKey(e.policy, e.cidr).toString('hex'))) this.recorded.set(e.id, e);
+    if (legacyIndices.length > 0) {
+      const keys = recordKeys(state, legacyIndices);
+      const failed = new Set((await kernel.ruleRecord.upsert(keys.map((key, i) => ({ key, value: state.enforced[legacyIndices[i] as number] as number })))).map((f) => f.key));
+      legacyIndices.forEach((index, i) => {
+        if (!failed.has(keys[i] as Buffer)) state.recorded[index] = state.enforced[index] as number;
+      });
     }
     const slots: number[] = [];
-    for (const id of this.stale) {
-      const entry = this.enforced.get(id);
-      if (entry !== undefined) slots.push(entry.slot);
-    }
+    for (const index of adopted) if (state.stale[index] === 1) slots.push(state.enforced[index] as number);
     tags.restore(kernel.readTagNames(), slots);
-    return this.stale.size;
+    return this.staleTotal;
   }
 
   /** Applies a batch; resolves with the rules whose enforcement is pending (never rejects for a kernel refusal). */
@@ -153,11 +166,14 @@ export class RuleSync {
   /** Removes what was adopted and the store did not confirm. Returns how many were removed. */
   reconcile(): Promise<number> {
     return this.serialised(async () => {
-      const ids = [...this.stale];
-      for (const id of ids) this.dropStale(id);
-      const gone = ids.filter((id) => !this.wanted.has(id));
+      const state = this.state;
+      const indices: number[] = [];
+      for (const index of state.indices()) if (state.stale[index] === 1) indices.push(index);
+      for (const index of indices) this.dropStale(index);
+      const gone = indices.filter((index) => state.wanted[index] === -1);
       await this.sync(gone);
-      const removed = gone.filter((id) => !this.enforced.has(id) && !this.recorded.has(id)).length;
+      const removed = gone.filter((index) => state.enforced[index] === -1 && state.recorded[index] === -1).length;
+      for (const index of gone) this.release(index);
       this.options.logger.info({ removed, pending: this.refusals.size }, 'XDP: pinned maps reconciled with the store');
       return removed;
     });
@@ -185,31 +201,38 @@ export class RuleSync {
 
   private async applyNow(change: SyncChange): Promise<PendingRule[]> {
     const { tags } = this.options;
-    const touched: string[] = [];
+    const state = this.state;
+    const touched: number[] = [];
     for (const { policy, cidr } of change.removals) {
-      const id = ruleId(policy, cidr);
-      const current = this.wanted.get(id);
-      if (current !== undefined) tags.release(current.slot);
-      this.wanted.delete(id);
-      this.dropStale(id);
-      touched.push(id);
+      const index = state.indexOf(policy, cidr);
+      const current = state.wanted[index] as number;
+      if (current >= 0) tags.release(current);
+      state.wanted[index] = -1;
+      this.dropStale(index);
+      touched.push(index);
     }
     for (const { policy, cidr, tag } of change.upserts) {
-      const id = ruleId(policy, cidr);
+      const index = state.indexOf(policy, cidr);
       const slot = tags.acquire(tag);
-      const current = this.wanted.get(id);
-      if (current !== undefined) tags.release(current.slot);
-      this.wanted.set(id, { id, policy, cidr, slot });
-      this.dropStale(id);
-      touched.push(id);
+      const current = state.wanted[index] as number;
+      if (current >= 0) tags.release(current);
+      state.wanted[index] = slot;
+      this.dropStale(index);
+      touched.push(index);
     }
     await this.sync(touched);
     const pending: PendingRule[] = [];
-    for (const id of new Set(touched)) {
-      const error = this.refusals.get(id);
-      const entry = this.wanted.get(id);
-      if (error !== undefined && entry !== undefined) pending.push({ policy: entry.policy, cidr: entry.cidr, error });
+    if (this.refusals.size > 0) {
+      const seen = new Set<number>();
+      for (const index of touched) {
+        if (seen.has(index)) continue;
+        seen.add(index);
+        const error = this.refusals.get(index);
+        const cidr = state.cidrs[index];
+        if (error !== undefined && cidr !== undefined && (state.wanted[index] as number) >= 0) pending.push({ policy: state.policyOf(index), cidr, error });
+      }
     }
+    for (const index of touched) this.release(index);
     if (pending.length > 0) {
       this.options.logger.warn(
         { pending: pending.length, of: touched.length, firstError: pending[0]?.error.message },
@@ -219,87 +242,107 @@ export class RuleSync {
     return pending;
   }
 
-  /** Forgets an adopted entry's claim (its tag slot reference goes). */
-  private dropStale(id: string): void {
-    if (!this.stale.delete(id)) return;
-    const entry = this.enforced.get(id) ?? this.recorded.get(id);
-    if (entry !== undefined) this.options.tags.release(entry.slot);
+  /** Frees the index of a rule nothing holds any more (kept while a refusal names it). */
+  private release(index: number): void {
+    if (!this.refusals.has(index)) this.state.releaseIfDead(index);
   }
 
-  /** Brings the record and the tables of `ids` to what is wanted (stale ids: left as they are). */
-  private async sync(ids: readonly string[]): Promise<void> {
+  /** Forgets an adopted entry's claim (its tag slot reference goes). */
+  private dropStale(index: number): void {
+    const state = this.state;
+    if (state.stale[index] !== 1) return;
+    state.stale[index] = 0;
+    this.staleTotal--;
+    const slot = (state.enforced[index] as number) >= 0 ? (state.enforced[index] as number) : (state.recorded[index] as number);
+    if (slot >= 0) this.options.tags.release(slot);
+  }
+
+  /** Brings the record and the tables of `indices` to what is wanted (stale ones: left as they are). */
+  private async sync(indices: readonly number[]): Promise<void> {
     const { compiler } = this.options;
-    const recordUpserts: Entry[] = [];
-    const recordDeletes: Entry[] = [];
-    const tableRemovals: Entry[] = [];
-    const unique = [...new Set(ids)].filter((id) => !this.stale.has(id));
-    for (const id of unique) {
-      const want = this.wanted.get(id);
-      const recorded = this.recorded.get(id);
-      const enforced = this.enforced.get(id);
-      if (want === undefined) {
-        if (enforced !== undefined) tableRemovals.push(enforced);
-        if (recorded !== undefined) recordDeletes.push(recorded);
-        if (enforced === undefined && recorded === undefined) this.refusals.delete(id);
-      } else if (recorded?.slot !== want.slot) {
-        recordUpserts.push(want);
+    const state = this.state;
+    const { wanted, recorded, enforced } = state;
+    const recordUpserts: number[] = [];
+    const recordDeletes: number[] = [];
+    const tableRemovals: number[] = [];
+    // Unique, not stale.
+    const unique: number[] = [];
+    const seen = new Set<number>();
+    for (const index of indices) {
+      if (state.stale[index] === 1 || seen.has(index)) continue;
+      seen.add(index);
+      unique.push(index);
+    }
+    for (const index of unique) {
+      const want = wanted[index] as number;
+      if (want < 0) {
+        if ((enforced[index] as number) >= 0) tableRemovals.push(index);
+        if ((recorded[index] as number) >= 0) recordDeletes.push(index);
+        if ((enforced[index] as number) < 0 && (recorded[index] as number) < 0) this.refusals.delete(index);
+      } else if (recorded[index] !== want) {
+        recordUpserts.push(index);
       }
     }
     // 1. Record first: a rule is enforced only once a restart would find it.
     const recordFailed = await this.recordWrite(recordUpserts, 'upsert');
-    for (const entry of recordUpserts) {
-      const id = entry.id;
-      if (!recordFailed.has(id)) this.recorded.set(id, entry);
-    }
+    for (const index of recordUpserts) if (!recordFailed.has(index)) recorded[index] = wanted[index] as number;
     // 2. Tables: removals, then every wanted rule recorded but not enforced as wanted.
-    const tableUpserts: Entry[] = [];
-    for (const id of unique) {
-      const want = this.wanted.get(id);
-      if (want !== undefined && this.recorded.get(id)?.slot === want.slot && this.enforced.get(id)?.slot !== want.slot) tableUpserts.push(want);
+    const tableUpserts: number[] = [];
+    for (const index of unique) {
+      const want = wanted[index] as number;
+      if (want >= 0 && recorded[index] === want && enforced[index] !== want) tableUpserts.push(index);
     }
-    const refused = await compiler.apply(tableUpserts.map(compiled), tableRemovals.map(keyOf));
-    const tableFailed = new Map<string, BpfError>();
-    for (const r of refused) tableFailed.set(ruleId(r.rule.policy, { family: r.rule.family, prefixLength: r.rule.prefixLength, bytes: r.rule.bytes }), r.error);
-    for (const entry of tableRemovals) this.enforced.delete(entry.id);
-    for (const entry of tableUpserts) {
-      const id = entry.id;
-      if (!tableFailed.has(id)) this.enforced.set(id, entry);
+    const upsertRules = tableUpserts.map((index) => compiledOf(state.policyOf(index), state.cidrs[index] as Cidr, wanted[index] as number));
+    const removalKeys: RuleKey[] = tableRemovals.map((index) => {
+      const cidr = state.cidrs[index] as Cidr;
+      return { policy: state.policyOf(index), family: cidr.family, prefixLength: cidr.prefixLength, bytes: cidr.bytes };
+    });
+    const refused = await compiler.apply(upsertRules, removalKeys);
+    const tableFailed = new Map<number, BpfError>();
+    if (refused.length > 0) {
+      const byRule = new Map<CompiledRule, number>();
+      upsertRules.forEach((rule, i) => byRule.set(rule, tableUpserts[i] as number));
+      for (const r of refused) {
+        const index = byRule.get(r.rule);
+        if (index !== undefined) tableFailed.set(index, r.error);
+      }
     }
+    for (const index of tableRemovals) state.setEnforced(index, -1);
+    for (const index of tableUpserts) if (!tableFailed.has(index)) state.setEnforced(index, wanted[index] as number);
     // Refused by the tables: not in the record either (a restart must not adopt it as enforced).
-    const unrecord = tableUpserts.filter((e) => tableFailed.has(e.id) && !this.enforced.has(e.id));
-    for (const entry of unrecord) recordDeletes.push(entry);
+    for (const index of tableUpserts) if (tableFailed.has(index) && (enforced[index] as number) < 0) recordDeletes.push(index);
     // 3. Record deletes last: until then a restart still finds what the tables held.
     const deleteFailed = await this.recordWrite(recordDeletes, 'delete');
-    for (const entry of recordDeletes) {
-      const id = entry.id;
-      if (!deleteFailed.has(id)) this.recorded.delete(id);
-    }
-    for (const id of unique) {
-      const error = recordFailed.get(id) ?? tableFailed.get(id) ?? deleteFailed.get(id);
-      if (error !== undefined) this.refusals.set(id, error);
-      else if (this.inPlace(id)) this.refusals.delete(id);
+    for (const index of recordDeletes) if (!deleteFailed.has(index)) recorded[index] = -1;
+    for (const index of unique) {
+      const error = recordFailed.get(index) ?? tableFailed.get(index) ?? deleteFailed.get(index);
+      if (error !== undefined) this.refusals.set(index, error);
+      else if (this.refusals.size > 0 && this.inPlace(index)) this.refusals.delete(index);
     }
     if (this.pendingEnforcement > 0) this.scheduleRetry();
   }
 
-  private inPlace(id: string): boolean {
-    const want = this.wanted.get(id);
-    if (want === undefined) return !this.enforced.has(id) && !this.recorded.has(id);
-    return this.enforced.get(id)?.slot === want.slot && this.recorded.get(id)?.slot === want.slot;
+  private inPlace(index: number): boolean {
+    const { wanted, recorded, enforced } = this.state;
+    const want = wanted[index] as number;
+    if (want < 0) return (enforced[index] as number) < 0 && (recorded[index] as number) < 0;
+    return enforced[index] === want && recorded[index] === want;
   }
 
-  private async recordWrite(entries: readonly Entry[], operation: 'upsert' | 'delete'): Promise<Map<string, BpfError>> {
-    const failed = new Map<string, BpfError>();
-    if (entries.length === 0) return failed;
+  private async recordWrite(indices: readonly number[], operation: 'upsert' | 'delete'): Promise<Map<number, BpfError>> {
+    const failed = new Map<number, BpfError>();
+    if (indices.length === 0) return failed;
     const { ruleRecord } = this.options.kernel;
-    const keys = entries.map((e) => encodeRecordKey(e.policy, e.cidr));
+    const keys = recordKeys(this.state, indices);
+    const wanted = this.state.wanted;
     const failures =
-      operation === 'upsert' ? await ruleRecord.upsert(entries.map((e, i) => ({ key: keys[i] as Buffer, value: e.slot }))) : await ruleRecord.delete(keys);
+      operation === 'upsert' ? await ruleRecord.upsert(keys.map((key, i) => ({ key, value: wanted[indices[i] as number] as number }))) : await ruleRecord.delete(keys);
     if (failures.length === 0) return failed;
-    const byKey = new Map(entries.map((e, i) => [(keys[i] as Buffer).toString('hex'), e]));
+    const byKey = new Map<Buffer, number>();
+    keys.forEach((key, i) => byKey.set(key, indices[i] as number));
     for (const f of failures) {
-      const entry = byKey.get(f.key.toString('hex'));
-      if (entry !== undefined) failed.set(entry.id, f.error);
+      const index = byKey.get(f.key);
+      if (index !== undefined) failed.set(index, f.error);
     }
     return failed;
   }
@@ -312,7 +355,9 @@ export class RuleSync {
       void this.serialised(async () => {
         const before = this.pendingEnforcement;
         const unwritten = await this.options.compiler.retryUnwritten();
-        await this.sync([...this.refusals.keys()]);
+        const indices = [...this.refusals.keys()];
+        await this.sync(indices);
+        for (const index of indices) this.release(index);
         if (this.refusals.size === 0 && unwritten === 0) {
           this.options.backoff.reset();
           this.options.logger.info({ written: before }, 'XDP: retried map writes landed; kernel and store agree again');

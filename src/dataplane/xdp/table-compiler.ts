@@ -564,6 +564,8 @@ export class TableCompiler {
     if (ignoreSlot !== undefined) return VERDICT_IGNORE | ignoreSlot;
     const dropSlot = this.v6LongRules.drop.get(length, hex);
     if (dropSlot === undefined) return undefined;
+    // No IPv6 ignore rule at all (the common case): no ancestor to look for.
+    if (this.v6LongRules.ignore.lengths.length === 0 && this.top[6].rules.ignore.lengths.length === 0) return VERDICT_DROP | dropSlot;
     const ancestor = this.v6IgnoreAncestor(length, this.v6Bytes.get(`${length}:${hex}`) ?? Buffer.from(hex, 'hex'));
     return ancestor >= 0 ? VERDICT_IGNORE | ancestor : VERDICT_DROP | dropSlot;
   }
@@ -584,22 +586,31 @@ export class TableCompiler {
   private async writeV6Entries(ids: ReadonlySet<string>, phase: 'set' | 'delete'): Promise<void> {
     const sets: (KeyedEntry & { id: string })[] = [];
     const deletes: { id: string; key: Buffer }[] = [];
+    // Keys of this call in one buffer (one allocation, not one per entry).
+    const keyBytes = Buffer.alloc(ids.size * 20);
+    let used = 0;
     for (const id of ids) {
       const colon = id.indexOf(':');
       const length = Number(id.slice(0, colon));
       const hex = id.slice(colon + 1);
       const wanted = this.v6Value(length, hex);
       const written = this.v6Written.get(id);
-      const unwritten = this.v6Unwritten.has(id);
+      const unwritten = this.v6Unwritten.size > 0 && this.v6Unwritten.has(id);
       if (wanted === written && !unwritten) continue;
-      const key = v6LongKey(length, this.v6Bytes.get(id) ?? Buffer.from(hex, 'hex'));
-      if (phase === 'set' && wanted !== undefined) sets.push({ id, key, value: wanted });
-      if (phase === 'delete' && wanted === undefined) deletes.push({ id, key });
+      if ((phase === 'set') !== (wanted !== undefined)) continue;
+      const key = keyBytes.subarray(used, used + 20);
+      used += 20;
+      key.writeUInt32LE(length, 0);
+      const bytes = this.v6Bytes.get(id);
+      if (bytes !== undefined) key.set(bytes, 4);
+      else key.write(hex, 4, 'hex');
+      if (wanted !== undefined) sets.push({ id, key, value: wanted });
+      else deletes.push({ id, key });
     }
     if (sets.length > 0) {
-      const failed = new Set((await this.v6Long.upsert(sets)).map((f) => f.key.toString('hex')));
+      const failed = new Set((await this.v6Long.upsert(sets)).map((f) => f.key));
       for (const entry of sets) {
-        if (failed.has(entry.key.toString('hex'))) this.v6Unwritten.set(entry.id, entry.value);
+        if (failed.has(entry.key)) this.v6Unwritten.set(entry.id, entry.value);
         else {
           if (!this.v6Written.has(entry.id)) this.countWritten(entry.id, 1);
           this.v6Written.set(entry.id, entry.value);
@@ -608,9 +619,9 @@ export class TableCompiler {
       }
     }
     if (deletes.length > 0) {
-      const failed = new Set((await this.v6Long.delete(deletes.map((d) => d.key))).map((f) => f.key.toString('hex')));
+      const failed = new Set((await this.v6Long.delete(deletes.map((d) => d.key))).map((f) => f.key));
       for (const entry of deletes) {
-        if (failed.has(entry.key.toString('hex'))) this.v6Unwritten.set(entry.id, undefined);
+        if (failed.has(entry.key)) this.v6Unwritten.set(entry.id, undefined);
         else {
           if (this.v6Written.delete(entry.id)) this.countWritten(entry.id, -1);
           this.v6Unwritten.delete(entry.id);

@@ -150,3 +150,23 @@ test('the data plane reports pending enforcement in its counters (stats, metrics
   await plane.close(); // waits for the retry it started
   t.is((await plane.readCounters()).pendingEnforcement, 0);
 });
+
+test('churn: rules deleted free their state, new ones reuse it; record, tables and counts stay exact', async (t) => {
+  const { sync, kernel, verdict } = setup();
+  const batch = (round: number) => Array.from({ length: 3000 }, (_, i) => up('drop', `10.${round}.${i >> 8}.${i & 255}/32`, `t${i % 3}`));
+  for (let round = 0; round < 4; round++) {
+    const ups = batch(round);
+    t.deepEqual(await sync.apply({ upserts: ups, removals: [] }), []);
+    t.is(sync.enforcedCount('drop'), 3000);
+    t.is(kernel.ruleRecord.data.size, 3000);
+    t.is(verdict(`10.${round}.0.7`) & 0x300, VERDICT_DROP);
+    if (round > 0) t.is(verdict(`10.${round - 1}.0.7`), 0, 'the previous round is gone from the tables');
+    t.deepEqual(await sync.apply({ upserts: [], removals: ups.map((u) => ({ policy: u.policy, cidr: u.cidr })) }), []);
+    t.is(sync.enforcedCount('drop'), 0);
+    t.is(kernel.ruleRecord.data.size, 0);
+    await sync.apply({ upserts: ups, removals: [] });
+    await sync.apply({ upserts: [], removals: ups.map((u) => ({ policy: u.policy, cidr: u.cidr })) });
+    t.is(kernel.ruleRecord.data.size, 0);
+  }
+  t.is(sync.pendingEnforcement, 0);
+});
