@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import type { Cidr } from '../src/domain/cidr.js';
 import type { Policy } from '../src/domain/policy.js';
-import { systemScheduler } from '../src/replication/core/scheduler.js';
+import { systemScheduler } from '../src/domain/scheduler.js';
 import { keySize, PASS_PROGRAM, RULE_VALUE_SIZE, XDP_PROGRAM } from '../src/dataplane/xdp/layout.js';
 import { LibbpfKernelMaps } from '../src/dataplane/xdp/libbpf-kernel-maps.js';
 import { loadObject, mapMemoryBytes, mapUpdate, testRun, type LoadedObject } from '../src/dataplane/xdp/libbpf.js';

@@ -25,7 +25,7 @@ import { startMetricsServer } from '../metrics/metrics-http-server.js';
 import { ClientRegistry, clientsDirOf } from '../rbac/client-registry.js';
 import { SetRepository, setsDirOf } from '../sets/set-repository.js';
 import { JournalPersistence } from '../store/journal-persistence.js';
-import { systemScheduler } from '../replication/core/scheduler.js';
+import { systemScheduler } from '../domain/scheduler.js';
 import { WatchBroker } from '../replication/watch/watch-broker.js';
 import { RuleStore } from '../store/rule-store.js';
 import { claimSocketPath } from './socket-guard.js';

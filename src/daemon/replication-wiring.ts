@@ -10,7 +10,7 @@ import type { RawPeeringServiceImplementation } from '../replication/mesh/raw-pe
 import type { CallerContext } from '../api/caller.js';
 import { createPeeringService } from '../api/services/peering-service.js';
 import { ReplicationHub } from '../replication/core/replication-hub.js';
-import { systemScheduler, type Scheduler } from '../replication/core/scheduler.js';
+import { systemScheduler, type Scheduler } from '../domain/scheduler.js';
 import type { LinkStatusSource } from '../replication/link-status.js';
 import type { ReplicaStore } from '../replication/replica-store.js';
 import { MeshManager, type MeshManagerOptions } from '../replication/mesh/mesh-manager.js';

@@ -4,7 +4,7 @@
 // poll tick (publish). A dnsdist or couic that fails is retried with jittered, capped
 // backoff; a dnsdist that comes back (or restarted: the console connection broke) is
 // resynchronised fully, and so is every new Watch snapshot.
-import { Backoff } from '../replication/mesh/backoff.js';
+import { Backoff } from '../domain/backoff.js';
 import { BlockApplier, type SyncReport } from './block-applier.js';
 import { BRIDGE_REASON_PREFIX, type BridgeOptions } from './bridge-options.js';
 import { ConsoleCommandError } from './console/console-port.js';

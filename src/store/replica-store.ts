@@ -6,7 +6,7 @@ import type { ReplicatedRecord } from '../domain/replicated-record.js';
 
 /** One key's record before and after a change; `after` undefined = garbage-collected. */
 export interface RecordChange {
-  readonly before?: ReplicatedRecord;
+  readonly before?: ReplicatedRecord | undefined;
   readonly after?: ReplicatedRecord;
   /**
    * recordKey() of the record, when the store has it at hand: listeners reuse it instead

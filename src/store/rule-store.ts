@@ -75,9 +75,9 @@ export type Verdict = 'pass' | 'drop';
 
 export interface CheckResult {
   readonly verdict: Verdict;
-  readonly decisive?: RuleEntry;
-  readonly dropMatch?: RuleEntry;
-  readonly ignoreMatch?: RuleEntry;
+  readonly decisive?: RuleEntry | undefined;
+  readonly dropMatch?: RuleEntry | undefined;
+  readonly ignoreMatch?: RuleEntry | undefined;
 }
 
 /** A change of the effective state of one key, as observers (replication, watch) see it. */

@@ -60,7 +60,7 @@ export interface StartDaemonOptions {
   /** Add `[metrics] listen` on a free loopback port. */
   readonly metrics?: boolean;
   /** Certificates to use (default: a fresh CA + server/client certs when tls/mtls). */
-  readonly certs?: TestCerts;
+  readonly certs?: TestCerts | undefined;
   readonly nodeId?: string;
   readonly readyTimeoutMs?: number;
   /** Command the daemon runs under, e.g. ['nsenter', '--net=/run/netns/x'] (XDP tests). */
@@ -93,7 +93,7 @@ export interface Daemon {
   readonly listen?: HostPort;
   /** Metrics endpoint, e.g. http://127.0.0.1:1234/metrics, when metrics was asked for. */
   readonly metricsUrl?: string;
-  readonly certs?: TestCerts;
+  readonly certs?: TestCerts | undefined;
   /** The current child process (replaced by restart()). */
   readonly process: ChildProcess;
   /** Everything the daemon printed so far (all its runs), stdout and stderr interleaved. */
@@ -131,7 +131,7 @@ export interface ConfigParts {
   readonly nodeId?: string;
   readonly listen?: HostPort;
   readonly mtls?: boolean;
-  readonly certs?: TestCerts;
+  readonly certs?: TestCerts | undefined;
   readonly metricsListen?: HostPort;
   readonly rootExtra?: string;
   readonly loggingExtra?: string;

@@ -12,7 +12,7 @@ import type { ReplicatedRecord } from '../../src/domain/replicated-record.js';
 import { HybridClock } from '../../src/domain/version.js';
 import { MemoryReplicaStore } from '../../src/replication/core/memory-replica-store.js';
 import { ReplicationHub } from '../../src/replication/core/replication-hub.js';
-import { systemScheduler } from '../../src/replication/core/scheduler.js';
+import { systemScheduler } from '../../src/domain/scheduler.js';
 import type { BusLink } from '../../src/replication/bus/bus-link.js';
 import { createNatsBusLink } from '../../src/replication/bus/start-bus.js';
 import { busNames } from '../../src/replication/bus/bus-names.js';

@@ -8,7 +8,7 @@
 // Root + BPF; no interface needed.
 import anyTest, { type TestFn } from 'ava';
 import { pino } from 'pino';
-import { systemScheduler } from '../../src/replication/core/scheduler.js';
+import { systemScheduler } from '../../src/domain/scheduler.js';
 import { TAG_SLOTS, XDP_PROGRAM } from '../../src/dataplane/xdp/layout.js';
 import { LibbpfKernelMaps } from '../../src/dataplane/xdp/libbpf-kernel-maps.js';
 import { loadObject, testRun } from '../../src/dataplane/xdp/libbpf.js';

@@ -5,7 +5,7 @@ import anyTest, { type TestFn } from 'ava';
 import { pino } from 'pino';
 import { parseCidr } from '../../src/domain/cidr.js';
 import type { Policy } from '../../src/domain/policy.js';
-import { systemScheduler } from '../../src/replication/core/scheduler.js';
+import { systemScheduler } from '../../src/domain/scheduler.js';
 import { TAG_UNTRACKED, XDP_PROGRAM } from '../../src/dataplane/xdp/layout.js';
 import { LibbpfKernelMaps } from '../../src/dataplane/xdp/libbpf-kernel-maps.js';
 import { loadObject, testRun, type LoadedObject } from '../../src/dataplane/xdp/libbpf.js';

@@ -9,8 +9,8 @@
 import type { Logger } from 'pino';
 import type { Cidr } from '../../domain/cidr.js';
 import type { Policy } from '../../domain/policy.js';
-import type { Backoff } from '../../replication/mesh/backoff.js';
-import type { Scheduler } from '../../replication/core/scheduler.js';
+import type { Backoff } from '../../domain/backoff.js';
+import type { Scheduler } from '../../domain/scheduler.js';
 import { BpfError } from './bpf-error.js';
 import type { KernelMaps } from './kernel-maps.js';
 import { decodeRecordKey, RULE_RECORD_KEY_SIZE } from './layout.js';

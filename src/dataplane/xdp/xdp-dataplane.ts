@@ -11,8 +11,8 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { AddressFamily, Cidr } from '../../domain/cidr.js';
 import { POLICIES, type Policy } from '../../domain/policy.js';
-import { Backoff } from '../../replication/mesh/backoff.js';
-import { systemScheduler, type Scheduler } from '../../replication/core/scheduler.js';
+import { Backoff } from '../../domain/backoff.js';
+import { systemScheduler, type Scheduler } from '../../domain/scheduler.js';
 import {
   XDP_ACTIONS,
   type DataPlane,

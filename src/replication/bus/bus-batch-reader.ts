@@ -14,8 +14,16 @@ import { checkNodeId } from '../../domain/node-id.js';
 const MAX_COUNTER = 0xffff_ffff;
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 
-/** Thrown inside the reader to give up on the fast path. */
-class GiveUp {}
+/**
+ * Thrown inside the reader to give up on the fast path: one instance made at load, so
+ * a throw captures no stack (an Error still, as everything we throw is).
+ */
+class GiveUp extends Error {
+  constructor() {
+    super('bus batch fast path gave up');
+    this.name = 'GiveUp';
+  }
+}
 const GIVE_UP = new GiveUp();
 
 /** Strings that repeat across a batch (origins, tags): decoded and validated once. */

@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../../domain/clock.js';
 import type { ReplicatedRecord } from '../../domain/replicated-record.js';
 import { splitByClockOffset } from '../core/clock-offset-guard.js';
-import type { Scheduler } from '../core/scheduler.js';
+import type { Scheduler } from '../../domain/scheduler.js';
 import { decodeBatch } from './bus-batch-codec.js';
 import type { BusCursorKeeper } from './bus-cursor.js';
 import type { BusSession } from './bus-session.js';

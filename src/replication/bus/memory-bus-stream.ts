@@ -10,7 +10,7 @@
 //  - purge (what a compaction does), go down (every session closes, opens fail),
 //    or be recreated (a new, empty incarnation).
 import type { Clock } from '../../domain/clock.js';
-import type { Scheduler } from '../core/scheduler.js';
+import type { Scheduler } from '../../domain/scheduler.js';
 import type { BusBatchKind } from './bus-names.js';
 import type { BusMessage, BusStream, BusStreamInfo, BusStreamReader } from './bus-stream.js';
 

@@ -10,7 +10,7 @@ import type { RecordChange, RecordChangeOrigin, ReplicaStore } from '../replica-
 import { BucketDigests, DEFAULT_BUCKET_COUNT } from './bucket-digests.js';
 import { ChangeFeed } from './change-feed.js';
 import { CoalescingOutbox } from './coalescing-outbox.js';
-import type { Scheduler } from './scheduler.js';
+import type { Scheduler } from '../../domain/scheduler.js';
 
 export const DEFAULT_FLUSH_INTERVAL_MS = 250;
 export const DEFAULT_MAX_CHUNK_BYTES = 1024 * 1024;

@@ -10,7 +10,7 @@ import { InvalidArgumentError } from '../../domain/errors.js';
 import { SyncMessage } from '../../generated/couic/v1/peering.js';
 import { MeshSession, type MeshSessionEvent, type MeshSessionStatus } from '../core/mesh-session.js';
 import type { ReplicationHub } from '../core/replication-hub.js';
-import type { Scheduler } from '../core/scheduler.js';
+import type { Scheduler } from '../../domain/scheduler.js';
 import { LinkUnavailableError } from './errors.js';
 import { encodeMeshMessage, meshFromWire } from './mesh-message-codec.js';
 import { MessageQueue } from './message-queue.js';

@@ -10,7 +10,7 @@ import type { Clock } from '../../domain/clock.js';
 import { FailedPreconditionError, PermissionDeniedError } from '../../domain/errors.js';
 import type { LinkStatus, LinkStatusSource, ReconciliationSummary } from '../link-status.js';
 import type { ReplicationHub } from '../core/replication-hub.js';
-import type { Scheduler } from '../core/scheduler.js';
+import type { Scheduler } from '../../domain/scheduler.js';
 import { DuplicateLinkError } from './errors.js';
 import type { MeshSessionEvent } from '../core/mesh-session.js';
 import { MeshLink, type MeshLinkOptions, type MeshLinkStatus } from './mesh-link.js';

@@ -5,7 +5,7 @@
 import { nowSeconds, type Clock } from '../../domain/clock.js';
 import { recordKey, type LiveRecord, type ReplicatedRecord } from '../../domain/replicated-record.js';
 import type { ReplicaStore } from '../replica-store.js';
-import type { Scheduler } from '../core/scheduler.js';
+import type { Scheduler } from '../../domain/scheduler.js';
 import { KeyExpiryHeap } from './key-expiry-heap.js';
 
 /** Far-future expirations are re-checked at least this often (setTimeout's range is ~24.8 days). */

@@ -4,7 +4,7 @@
 import type { Clock } from '../../domain/clock.js';
 import { recordKey, type ReplicatedRecord } from '../../domain/replicated-record.js';
 import type { ChangeFeed } from '../core/change-feed.js';
-import type { Scheduler } from '../core/scheduler.js';
+import type { Scheduler } from '../../domain/scheduler.js';
 import type { RecordChange, ReplicaStore } from '../replica-store.js';
 import { ExpiryTimer } from './expiry-timer.js';
 import type { WatchFilter } from './watch-filter.js';

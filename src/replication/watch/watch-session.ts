@@ -8,7 +8,7 @@ import { isExpired } from '../../domain/entry.js';
 import { quotePrefix } from '../../domain/validation.js';
 import { recordKey, type LiveRecord, type ReplicatedRecord } from '../../domain/replicated-record.js';
 import type { ChangeFeed } from '../core/change-feed.js';
-import type { Scheduler } from '../core/scheduler.js';
+import type { Scheduler } from '../../domain/scheduler.js';
 import type { ReplicaStore } from '../replica-store.js';
 import { PendingKeys } from './pending-keys.js';
 import { decideItem } from './watch-decision.js';

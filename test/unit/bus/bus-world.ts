@@ -6,7 +6,7 @@ import { ManualClock, type Clock } from '../../../src/domain/clock.js';
 import { HybridClock } from '../../../src/domain/version.js';
 import { MemoryReplicaStore } from '../../../src/replication/core/memory-replica-store.js';
 import { ReplicationHub } from '../../../src/replication/core/replication-hub.js';
-import { ManualScheduler } from '../../../src/replication/core/scheduler.js';
+import { ManualScheduler } from '../../../src/domain/scheduler.js';
 import { MemoryBusCursorStore } from '../../../src/replication/bus/bus-cursor.js';
 import { BusLink, type BusHub } from '../../../src/replication/bus/bus-link.js';
 import { MemoryBusServer, type MemoryBusFaults } from '../../../src/replication/bus/memory-bus-stream.js';

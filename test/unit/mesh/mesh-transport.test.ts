@@ -7,7 +7,7 @@ import { parseCidr } from '../../../src/domain/cidr.js';
 import { InvalidArgumentError } from '../../../src/domain/errors.js';
 import { SyncMessage } from '../../../src/generated/couic/v1/peering.js';
 import type { MeshMessage } from '../../../src/replication/core/mesh-session.js';
-import { Backoff } from '../../../src/replication/mesh/backoff.js';
+import { Backoff } from '../../../src/domain/backoff.js';
 import { meshFromWire, meshToWire } from '../../../src/replication/mesh/mesh-message-codec.js';
 import { MessageQueue } from '../../../src/replication/mesh/message-queue.js';
 

@@ -11,7 +11,7 @@ import { MemoryReplicaStore } from '../../../src/replication/core/memory-replica
 import { MeshSession, type MeshMessage, type MeshSessionOptions } from '../../../src/replication/core/mesh-session.js';
 import { ReplicationHub } from '../../../src/replication/core/replication-hub.js';
 import { splitByClockOffset } from '../../../src/replication/core/clock-offset-guard.js';
-import { ManualScheduler } from '../../../src/replication/core/scheduler.js';
+import { ManualScheduler } from '../../../src/domain/scheduler.js';
 import { describeAll, live, tomb, v } from './fixtures.js';
 
 const NOW = 1_700_000_000_000;

@@ -7,7 +7,7 @@ import { HybridClock } from '../../../src/domain/version.js';
 import { BucketDigests } from '../../../src/replication/core/bucket-digests.js';
 import { MemoryReplicaStore } from '../../../src/replication/core/memory-replica-store.js';
 import { ReplicationHub } from '../../../src/replication/core/replication-hub.js';
-import { ManualScheduler } from '../../../src/replication/core/scheduler.js';
+import { ManualScheduler } from '../../../src/domain/scheduler.js';
 import { describeAll, live, tomb, v } from './fixtures.js';
 
 const NOW = 1_700_000_000_000;

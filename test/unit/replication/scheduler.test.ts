@@ -1,7 +1,7 @@
 // ManualScheduler runs due callbacks in time order and moves its clock; cancels work.
 import test from 'ava';
 import { ManualClock } from '../../../src/domain/clock.js';
-import { ManualScheduler, systemScheduler } from '../../../src/replication/core/scheduler.js';
+import { ManualScheduler, systemScheduler } from '../../../src/domain/scheduler.js';
 
 test('advance runs one-shot and periodic timers in time order (ties in creation order), at their due times', (t) => {
   const clock = new ManualClock(1000);

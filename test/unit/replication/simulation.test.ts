@@ -18,7 +18,7 @@ import { HybridClock } from '../../../src/domain/version.js';
 import { MemoryReplicaStore } from '../../../src/replication/core/memory-replica-store.js';
 import { MeshSession, type MeshMessage } from '../../../src/replication/core/mesh-session.js';
 import { ReplicationHub } from '../../../src/replication/core/replication-hub.js';
-import { ManualScheduler } from '../../../src/replication/core/scheduler.js';
+import { ManualScheduler } from '../../../src/domain/scheduler.js';
 import { BUS_LINK_ID, type BusLink } from '../../../src/replication/bus/bus-link.js';
 import { MemoryBusCursorStore } from '../../../src/replication/bus/bus-cursor.js';
 import { MemoryBusServer } from '../../../src/replication/bus/memory-bus-stream.js';
@@ -269,7 +269,7 @@ class Simulation {
         const n = this.node(op.node % this.nodes.length);
         const version = n.hlc.next();
         const expiration = op.expiresIn === 0 ? 0 : Math.floor(n.clock.nowMs() / 1000) + op.expiresIn;
-        const record = live(CIDRS[op.key % CIDRS.length] as string, version, { policy: POLICIES[Math.floor(op.key / CIDRS.length) % 2], tag: op.tag === 0 ? '' : `t${op.tag}`, expiration });
+        const record = live(CIDRS[op.key % CIDRS.length] as string, version, { policy: POLICIES[Math.floor(op.key / CIDRS.length) % 2] as Policy, tag: op.tag === 0 ? '' : `t${op.tag}`, expiration });
         if (!n.store.applyLocal(record)) throw new Error(`local add ${recordKey(record)} on ${n.id} not applied`);
         this.writes.push(record);
         return;

@@ -9,7 +9,7 @@ import type { ReplicatedRecord, VersionedEntry } from '../../../src/domain/repli
 import { HybridClock } from '../../../src/domain/version.js';
 import { ChangeFeed } from '../../../src/replication/core/change-feed.js';
 import { MemoryReplicaStore } from '../../../src/replication/core/memory-replica-store.js';
-import { ManualScheduler } from '../../../src/replication/core/scheduler.js';
+import { ManualScheduler } from '../../../src/domain/scheduler.js';
 import { WatchBroker } from '../../../src/replication/watch/watch-broker.js';
 import type { WatchItem } from '../../../src/replication/watch/watch-item.js';
 import type { WatchSessionOptions } from '../../../src/replication/watch/watch-session.js';

@@ -1,7 +1,7 @@
 // Timers behind an interface, so the replication core (flush ticks, GC ticks,
 // backoff) runs on real timers in the daemon and on a hand-driven clock in tests
 // and simulations, without sleeping.
-import type { ManualClock } from '../../domain/clock.js';
+import type { ManualClock } from './clock.js';
 
 export interface Scheduler {
   /** Calls fn every `ms` until the returned cancel function is called. */
