@@ -240,7 +240,11 @@ test.serial('CIDR gauges and the stats API follow the rules added and deleted', 
     const name = XdpAction[action.action].replace('XDP_ACTION_', '');
     t.is(after.get(`couic_stats_rx_packets_total{action="${name}"}`), action.rxPackets, name);
   }
-  t.true(Array.isArray((await monitoring.stats.getTagStats({ policy: Policy.POLICY_DROP })).tags));
+  // Per-tag figures: the API and the metrics tell the same tags with the same counts.
+  const tagStats = (await monitoring.stats.getTagStats({ policy: Policy.POLICY_DROP })).tags;
+  const tagSamples = [...after].filter(([name]) => name.startsWith('couic_drop_tag_rx_packets_total{'));
+  t.is(tagSamples.length, tagStats.length, 'one per-tag sample per tag the API lists');
+  for (const tag of tagStats) t.is(after.get(`couic_drop_tag_rx_packets_total{tag="${tag.tag}"}`), tag.rxPackets, tag.tag);
 
   await admin.rules.deleteRule({ policy: Policy.POLICY_DROP, cidr: '192.0.2.1/32' });
   const deleted = samples((await scrape(tokens['monitoring'])).body);
