@@ -259,13 +259,8 @@ export class BucketDigests {
   }
 
   private toggle(record: ReplicatedRecord): void {
-    const key = recordKey(record);
-    this.toggleIn(this.bucketOf(key), key, record);
-  }
-
-  private toggleIn(bucket: number, key: string, record: ReplicatedRecord): void {
-    recordHash(record, this.scratch, key);
-    this.lo[bucket] = (this.lo[bucket] ?? 0) ^ (this.scratch[0] ?? 0);
-    this.hi[bucket] = (this.hi[bucket] ?? 0) ^ (this.scratch[1] ?? 0);
+    // One pass over the key for its bucket and the record's hash (hub start digests every record).
+    bucketAndKeyLanes(recordKey(record), this.bucketCount, this.lanes);
+    this.toggleHashed(this.lanes[0] ?? 0, record);
   }
 }
