@@ -23,18 +23,27 @@ export function entriesFromSpecs(
 ): RuleEntry[] {
   const violations = new ViolationCollector();
   const entries: RuleEntry[] = [];
-  specs.forEach((spec, index) => {
-    const at = prefix(index);
+  // Field names are built only for a rule with a problem: a valid rule of a big batch
+  // costs its entry and its Cidr, no strings or closures besides.
+  for (let index = 0; index < specs.length; index++) {
+    const spec = specs[index] as RuleSpec;
     const policy = tryPolicyFromWire(spec.policy);
     const cidr = tryParseCidr(spec.cidr);
-    violations.add(`${at}policy`, isPolicy(policy) ? undefined : policy);
-    violations.add(`${at}cidr`, typeof cidr === 'string' ? cidr : undefined);
-    violations.add(`${at}tag`, checkTag(spec.tag));
-    violations.add(`${at}expiration`, checkExpiration(spec.expiration, defaults.nowSeconds));
-    violations.add(`${at}metadata`, checkMetadata(spec));
-    if (!isPolicy(policy) || typeof cidr === 'string') return;
+    const tagProblem = checkTag(spec.tag);
+    const expirationProblem = checkExpiration(spec.expiration, defaults.nowSeconds);
+    const metadataProblem = checkMetadata(spec);
+    const valid = isPolicy(policy) && typeof cidr !== 'string';
+    if (!valid || tagProblem !== undefined || expirationProblem !== undefined || metadataProblem !== undefined) {
+      const at = prefix(index);
+      violations.add(`${at}policy`, isPolicy(policy) ? undefined : policy);
+      violations.add(`${at}cidr`, typeof cidr === 'string' ? cidr : undefined);
+      violations.add(`${at}tag`, tagProblem);
+      violations.add(`${at}expiration`, expirationProblem);
+      violations.add(`${at}metadata`, metadataProblem);
+    }
+    if (!isPolicy(policy) || typeof cidr === 'string') continue;
     const metadata = spec.metadata;
-    entries.push({
+    const entry: RuleEntry = {
       policy,
       cidr,
       tag: spec.tag,
@@ -42,11 +51,13 @@ export function entriesFromSpecs(
       createdAt: defaults.nowSeconds,
       originNode: defaults.originNode,
       source: 'api',
-      ...(metadata !== undefined
-        ? { metadata: { kind: metadata.kind, detail: metadata.detail, ...(metadata.extra ? { extra: metadata.extra } : {}) } }
-        : {}),
-    });
-  });
+    };
+    entries.push(
+      metadata === undefined
+        ? entry
+        : { ...entry, metadata: { kind: metadata.kind, detail: metadata.detail, ...(metadata.extra ? { extra: metadata.extra } : {}) } },
+    );
+  }
   violations.throwIfAny();
   return entries;
 }
@@ -57,14 +68,18 @@ export function keysFromWire(
 ): { policy: Policy; cidr: Cidr }[] {
   const violations = new ViolationCollector();
   const out: { policy: Policy; cidr: Cidr }[] = [];
-  keys.forEach((key, index) => {
-    const at = prefix(index);
+  for (let index = 0; index < keys.length; index++) {
+    const key = keys[index] as Pick<RuleKey, 'policy' | 'cidr'>;
     const policy = tryPolicyFromWire(key.policy);
     const cidr = tryParseCidr(key.cidr);
+    if (isPolicy(policy) && typeof cidr !== 'string') {
+      out.push({ policy, cidr });
+      continue;
+    }
+    const at = prefix(index);
     violations.add(`${at}policy`, isPolicy(policy) ? undefined : policy);
     violations.add(`${at}cidr`, typeof cidr === 'string' ? cidr : undefined);
-    if (isPolicy(policy) && typeof cidr !== 'string') out.push({ policy, cidr });
-  });
+  }
   violations.throwIfAny();
   return out;
 }

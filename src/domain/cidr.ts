@@ -91,6 +91,131 @@ function embeddedQuadToHex(input: string): string | undefined {
 }
 
 export function tryParseCidr(input: string): Cidr | string {
+  // The length bound first: no parser, fast or general, walks an oversized input.
+  if (input.length > MAX_CIDR_TEXT_LENGTH) return tooLong(input);
+  return parseCanonicalCidr(input) ?? parseCidrText(input);
+}
+
+/**
+ * The hot path of AddRules/DeleteRules batches: "a.b.c.d/n" and plain hex IPv6
+ * "x:y::z/n" read character by character straight into the key bytes, with the
+ * input reused as the canonical text when it already is (the usual case: no regex
+ * match arrays, substrings, mask copies or formatted text per rule). Undefined for
+ * anything else, valid or not: parseCidrText then decides (and words the errors).
+ */
+function parseCanonicalCidr(input: string): Cidr | undefined {
+  const slash = input.indexOf('/');
+  if (slash <= 0) return undefined;
+  const end = input.length;
+  // Prefix: 1-3 digits; a leading zero is valid ("/032") but not canonical text.
+  let prefixLength = 0;
+  if (end - slash - 1 < 1 || end - slash - 1 > 3) return undefined;
+  for (let i = slash + 1; i < end; i++) {
+    const d = input.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return undefined;
+    prefixLength = prefixLength * 10 + d;
+  }
+  const canonicalPrefix = input.charCodeAt(slash + 1) !== 48;
+  const bytes = input.charCodeAt(slash - 1) === 58 || input.indexOf(':') >= 0 ? scanIpv6(input, slash) : scanIpv4(input, slash);
+  if (bytes === undefined) return undefined;
+  const family: AddressFamily = bytes.length === 4 ? 4 : 6;
+  if (prefixLength < 1 || prefixLength > (family === 4 ? 32 : 128)) return undefined;
+  const hostBits = maskInPlace(bytes, prefixLength);
+  if (family === 4) {
+    const text = canonicalPrefix && !hostBits ? input : `${formatAddress(4, bytes)}/${prefixLength}`;
+    return { family, bytes, prefixLength, text };
+  }
+  const address = formatAddress(6, bytes);
+  // Reuse the caller's string when equal (one comparison, no second copy kept per rule).
+  const text = canonicalPrefix && slash === address.length && input.startsWith(address) ? input : `${address}/${prefixLength}`;
+  return { family, bytes, prefixLength, text };
+}
+
+/** Strict dotted quad in input[0, end) (no leading zeros, octets <= 255), or undefined. */
+function scanIpv4(input: string, end: number): Uint8Array | undefined {
+  const bytes = new Uint8Array(4);
+  let part = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i <= end; i++) {
+    const c = i === end ? 46 : input.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || part > 3) return undefined;
+      bytes[part++] = value;
+      value = 0;
+      digits = 0;
+      continue;
+    }
+    const d = c - 48;
+    if (d < 0 || d > 9 || (digits > 0 && value === 0)) return undefined;
+    value = value * 10 + d;
+    if (++digits > 3 || value > 255) return undefined;
+  }
+  return part === 4 ? bytes : undefined;
+}
+
+/** Plain hex IPv6 (groups of 1-4 hex digits, at most one "::") in input[0, end), or undefined. */
+function scanIpv6(input: string, end: number): Uint8Array | undefined {
+  const groups = new Uint16Array(8);
+  let count = 0;
+  let gapAt = -1;
+  let i = 0;
+  if (input.charCodeAt(0) === 58) {
+    if (input.charCodeAt(1) !== 58) return undefined;
+    gapAt = 0;
+    i = 2;
+  }
+  while (i < end) {
+    let value = 0;
+    let digits = 0;
+    for (; i < end; i++) {
+      const c = input.charCodeAt(i);
+      const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
+      if (d < 0) break;
+      value = (value << 4) | d;
+      if (++digits > 4) return undefined;
+    }
+    if (digits === 0 || count === 8) return undefined;
+    groups[count++] = value;
+    if (i === end) break;
+    if (input.charCodeAt(i) !== 58) return undefined;
+    i++;
+    if (input.charCodeAt(i) === 58) {
+      if (gapAt >= 0) return undefined;
+      gapAt = count;
+      i++;
+    } else if (i === end) return undefined;
+  }
+  // Without "::" exactly 8 groups; with it, it stands for at least one zero group.
+  if (gapAt < 0 ? count !== 8 : count > 7) return undefined;
+  const bytes = new Uint8Array(16);
+  const tail = gapAt < 0 ? 0 : count - gapAt;
+  for (let g = 0; g < count; g++) {
+    const at = gapAt >= 0 && g >= gapAt ? 8 - tail + (g - gapAt) : g;
+    bytes[2 * at] = (groups[g] ?? 0) >> 8;
+    bytes[2 * at + 1] = (groups[g] ?? 0) & 0xff;
+  }
+  return bytes;
+}
+
+/** Zeroes the bits past the prefix; true when any was set (the text was not the network address). */
+function maskInPlace(bytes: Uint8Array, prefixLength: number): boolean {
+  let changed = false;
+  const whole = prefixLength >> 3;
+  const rest = prefixLength & 7;
+  for (let i = whole; i < bytes.length; i++) {
+    const b = bytes[i] ?? 0;
+    const kept = i === whole && rest !== 0 ? b & (0xff << (8 - rest)) : 0;
+    if (kept !== b) {
+      bytes[i] = kept;
+      changed = true;
+    }
+  }
+  return changed;
+}
+
+/** The general parser behind tryParseCidr (every accepted form, every error message); exported for the equivalence test. */
+export function parseCidrText(input: string): Cidr | string {
   if (input.length === 0) return 'is empty';
   if (input.length > MAX_CIDR_TEXT_LENGTH) return tooLong(input);
   if (/\s/.test(input)) return 'must not contain whitespace';

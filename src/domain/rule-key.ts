@@ -73,8 +73,11 @@ export function keyPrefixLength(keys: Uint8Array, at: number): number {
 export function cidrOfKey(keys: Uint8Array, at: number): Cidr {
   const family = keyFamily(keys, at);
   const size = family === 4 ? 4 : 16;
-  // A plain Uint8Array copy, whatever the source (a Buffer's slice would share and be a Buffer).
-  const bytes = new Uint8Array(keys.subarray(at + TARGET_OFFSET, at + TARGET_OFFSET + size));
+  // A plain Uint8Array copy, whatever the source (a Buffer's slice would share and be a Buffer),
+  // filled by a loop: one typed array per key, not a subarray view besides (this runs for
+  // every record a snapshot, a listing or a reconciliation materialises).
+  const bytes = new Uint8Array(size);
+  for (let i = 0; i < size; i++) bytes[i] = keys[at + TARGET_OFFSET + i] ?? 0;
   const prefixLength = keyPrefixLength(keys, at);
   return { family, bytes, prefixLength, text: `${addressText(family, bytes)}/${prefixLength}` };
 }

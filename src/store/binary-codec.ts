@@ -45,10 +45,20 @@ export class FrameWriter {
     return this.length;
   }
 
+  /** The bytes written so far, without a copy; the writer starts over on a fresh buffer. */
+  takeOwned(): Buffer {
+    const out = this.buf.subarray(0, this.length);
+    this.buf = Buffer.allocUnsafe(Math.max(64, Math.min(this.buf.length, 64 * 1024)));
+    this.length = 0;
+    this.lastAt.fill(-1);
+    return out;
+  }
+
   /** The bytes written so far (a copy, so the writer can be reused). */
   take(): Buffer {
     const out = Buffer.from(this.buf.subarray(0, this.length));
     this.length = 0;
+    this.lastAt.fill(-1);
     return out;
   }
 
@@ -60,12 +70,12 @@ export class FrameWriter {
       this.key(e.policy, e.cidr);
       this.f64(e.version.wallMs);
       this.u32(e.version.counter);
-      this.str(e.version.origin);
+      this.str(e.version.origin, 0);
       this.f64(e.expiration);
       this.f64(e.createdAt);
       this.u8(SOURCE_CODE[e.source]);
-      this.str(e.tag);
-      this.str(e.originNode);
+      this.str(e.tag, 1);
+      this.str(e.originNode, 2);
       if (e.metadata === undefined) this.u8(0);
       else {
         this.u8(1);
@@ -76,7 +86,7 @@ export class FrameWriter {
       this.key(record.policy, record.cidr);
       this.f64(record.version.wallMs);
       this.u32(record.version.counter);
-      this.str(record.version.origin);
+      this.str(record.version.origin, 0);
       this.f64(record.deletedExpiration);
     }
     this.end();
@@ -136,7 +146,35 @@ export class FrameWriter {
     this.length += 8;
   }
 
-  private str(s: string): void {
+  /**
+   * Per field (origin, tag, origin node): the last string written and the offset of its
+   * bytes in `buf`. Those repeat from record to record, so most are a byte copy, not a
+   * UTF-8 encoding.
+   */
+  private readonly lastText: string[] = ['', '', ''];
+  private readonly lastAt = new Int32Array([-1, -1, -1]);
+  private readonly lastBytes = new Int32Array(3);
+
+  private str(s: string, field?: number): void {
+    if (field !== undefined) {
+      const from = this.lastAt[field] ?? -1;
+      if (from >= 0 && s === this.lastText[field]) {
+        const size = this.lastBytes[field] ?? 0;
+        this.reserve(4 + size);
+        this.buf.writeUInt32LE(size, this.length);
+        this.buf.copy(this.buf, this.length + 4, from, from + size);
+        this.length += 4 + size;
+        return;
+      }
+      this.reserve(4 + s.length * 3);
+      const written = this.buf.write(s, this.length + 4, 'utf8');
+      this.buf.writeUInt32LE(written, this.length);
+      this.lastText[field] = s;
+      this.lastAt[field] = this.length + 4;
+      this.lastBytes[field] = written;
+      this.length += 4 + written;
+      return;
+    }
     const max = s.length * 3;
     this.reserve(4 + max);
     const written = this.buf.write(s, this.length + 4, 'utf8');

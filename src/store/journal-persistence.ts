@@ -261,7 +261,7 @@ export class JournalPersistence implements RulePersistence {
       if (this.format === 'binary') {
         const writer = new FrameWriter(changes.length * 96);
         for (const change of changes) writer.record(change);
-        frames = writer.take();
+        frames = writer.takeOwned();
       } else {
         lines = changes.map((change) => frameLine(encodeChangeJson(change)));
       }

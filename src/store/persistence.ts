@@ -16,7 +16,9 @@ export interface RulePersistence {
   load(sink?: (records: ReplicatedRecord[]) => void, raw?: RawRecordTarget): Promise<ReplicatedRecord[]>;
   /**
    * Queues changes; resolves once they are durable (fsync'd). Calls made close together
-   * share one write and one fsync (group commit).
+   * share one write and one fsync (group commit). The caller may empty `changes` once
+   * this returns (the store does, so a batch's objects are not kept across the fsync):
+   * an implementation encodes or copies what it needs before returning.
    */
   record(changes: readonly PersistedChange[]): Promise<void>;
   close(): Promise<void>;

@@ -362,7 +362,8 @@ export class RuleStore implements ReplicaStore {
       this.putDynamic(slot, entry, tx);
       persisted.push(record);
     }
-    await this.commit(tx, persisted);
+    versions.length = 0;
+    await this.commit(tx, persisted, true);
     return { added, replaced };
   }
 
@@ -416,7 +417,7 @@ export class RuleStore implements ReplicaStore {
       persisted.push(tombstone);
       removed.push(entry);
     }
-    await this.commit(tx, persisted);
+    await this.commit(tx, persisted, true);
     return removed;
   }
 
@@ -791,13 +792,23 @@ export class RuleStore implements ReplicaStore {
   }
 
   /** The commit pipeline: observers, then journal and data plane together. */
-  private async commit(tx: Transaction, persisted: readonly PersistedChange[]): Promise<void> {
+  /**
+   * `release`: the caller no longer needs `persisted` (it is emptied once encoded).
+   * Everything the transaction built per rule is dropped before the journal's fsync and
+   * the data plane are awaited, so a big batch's objects die young instead of surviving
+   * (and being copied by) the scavenges that run during the wait.
+   */
+  private async commit(tx: Transaction, persisted: PersistedChange[], release = false): Promise<void> {
     if (tx.records.length > 0) this.emitRecords(tx.records, tx.origin);
     if (tx.changes.length > 0) for (const listener of this.listeners) listener(tx.changes);
+    // Listeners may keep the arrays they were given: replaced, not emptied.
+    tx.records = [];
+    tx.changes = [];
     const durable =
       persisted.length > 0 && this.options.persistence !== undefined
         ? this.options.persistence.record(persisted)
         : Promise.resolve();
+    if (release) persisted.length = 0;
     const upserts: DataPlaneRule[] = [];
     const removals: DataPlaneKey[] = [];
     const table = this.table;
@@ -810,6 +821,8 @@ export class RuleStore implements ReplicaStore {
         removals.push({ policy: table.policy(slot), cidr });
       }
     }
+    tx.touched.clear();
+    tx.touchedCidrs.length = 0;
     if (upserts.length > 0 || removals.length > 0) {
       await Promise.all([durable, this.applyToDataPlane({ upserts, removals })]);
     } else {
@@ -853,9 +866,9 @@ class Transaction {
   readonly touchedCidrs: (Cidr | undefined)[] = [];
   /** Whether the slot had an effective entry before the transaction. */
   readonly wasEffective: boolean[] = [];
-  readonly changes: StoreChange[] = [];
+  changes: StoreChange[] = [];
   /** Changes of replicated records (set entries and expiry are not). */
-  readonly records: RecordChange[] = [];
+  records: RecordChange[] = [];
 
   /**
    * observed: someone listens to effective changes (entries are built only then).

@@ -123,6 +123,48 @@ export function bucketAndKeyId(policy: string, cidrText: string, bucketCount: nu
 export function recordHash(record: ReplicatedRecord, out: Uint32Array, key: string = recordKey(record)): void {
   const h = HASHER.reset();
   h.string(key);
+  hashContent(h, record, out);
+}
+
+/**
+ * The bucket of `key` and the state of recordHash's lanes after the key, in one pass
+ * over its characters (so a change's before and after records hash the key once):
+ * out[0] = bucket (= bucketOfKey), out[1], out[2] = lanes (continued by recordHashAfterKey).
+ */
+function bucketAndKeyLanes(key: string, bucketCount: number, out: Uint32Array): void {
+  let b = SEED_BUCKET;
+  let lo = mixWord(SEED_LO, key.length);
+  let hi = mixWord(SEED_HI, key.length ^ 0x7f4a7c15);
+  const length = key.length;
+  let i = 0;
+  for (; i + 1 < length; i += 2) {
+    const c0 = key.charCodeAt(i);
+    const c1 = key.charCodeAt(i + 1);
+    b = mixWord(mixWord(b, c0), c1);
+    const w = c0 | (c1 << 16);
+    lo = mixWord(lo, w);
+    hi = mixWord(hi, w ^ 0x7f4a7c15);
+  }
+  if (i < length) {
+    const c = key.charCodeAt(i);
+    b = mixWord(b, c);
+    lo = mixWord(lo, c);
+    hi = mixWord(hi, c ^ 0x7f4a7c15);
+  }
+  out[0] = finish(b ^ length) % bucketCount;
+  out[1] = lo;
+  out[2] = hi;
+}
+
+/** recordHash of `record` whose key's lanes are `lanes[1]`, `lanes[2]` (see bucketAndKeyLanes). */
+function recordHashAfterKey(record: ReplicatedRecord, lanes: Uint32Array, out: Uint32Array): void {
+  const h = HASHER;
+  h.lo = (lanes[1] ?? 0) | 0;
+  h.hi = (lanes[2] ?? 0) | 0;
+  hashContent(h, record, out);
+}
+
+function hashContent(h: Hasher64, record: ReplicatedRecord, out: Uint32Array): void {
   if (record.kind === 'live') {
     const { version, tag, expiration } = record.entry;
     h.word(1);
@@ -174,17 +216,22 @@ export class BucketDigests {
 
   apply(change: RecordChange): void {
     const { before, after } = change;
-    if (before === undefined) {
-      if (after === undefined) return;
-      const key = change.key ?? recordKey(after);
-      this.toggleIn(this.bucketOf(key), key, after);
-      return;
-    }
-    // Same key before and after: one bucket lookup for both.
-    const key = change.key ?? recordKey(before);
-    const bucket = this.bucketOf(key);
-    this.toggleIn(bucket, key, before);
-    if (after !== undefined) this.toggleIn(bucket, key, after);
+    const record = before ?? after;
+    if (record === undefined) return;
+    // Same key before and after: its characters are hashed once for the bucket and both records.
+    const lanes = this.lanes;
+    bucketAndKeyLanes(change.key ?? recordKey(record), this.bucketCount, lanes);
+    const bucket = lanes[0] ?? 0;
+    if (before !== undefined) this.toggleHashed(bucket, before);
+    if (after !== undefined) this.toggleHashed(bucket, after);
+  }
+
+  private readonly lanes = new Uint32Array(3);
+
+  private toggleHashed(bucket: number, record: ReplicatedRecord): void {
+    recordHashAfterKey(record, this.lanes, this.scratch);
+    this.lo[bucket] = (this.lo[bucket] ?? 0) ^ (this.scratch[0] ?? 0);
+    this.hi[bucket] = (this.hi[bucket] ?? 0) ^ (this.scratch[1] ?? 0);
   }
 
   /** The digest of one bucket. */
@@ -212,13 +259,8 @@ export class BucketDigests {
   }
 
   private toggle(record: ReplicatedRecord): void {
-    const key = recordKey(record);
-    this.toggleIn(this.bucketOf(key), key, record);
-  }
-
-  private toggleIn(bucket: number, key: string, record: ReplicatedRecord): void {
-    recordHash(record, this.scratch, key);
-    this.lo[bucket] = (this.lo[bucket] ?? 0) ^ (this.scratch[0] ?? 0);
-    this.hi[bucket] = (this.hi[bucket] ?? 0) ^ (this.scratch[1] ?? 0);
+    // One pass over the key for its bucket and the record's hash (hub start digests every record).
+    bucketAndKeyLanes(recordKey(record), this.bucketCount, this.lanes);
+    this.toggleHashed(this.lanes[0] ?? 0, record);
   }
 }

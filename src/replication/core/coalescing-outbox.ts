@@ -165,6 +165,9 @@ export class CoalescingOutbox {
 
   /** The link broke: every un-acked record goes back to pending (a newer pending one wins). */
   requeueInFlight(): void {
+    // Chunks whose keys were all re-sent and acked since hold no key in flight but still
+    // count as un-acked: forget them whatever is in flight.
+    this.chunks.clear();
     if (this.inFlightByKey.size === 0) return;
     const merged = new Map<string, ReplicatedRecord>();
     // Re-sent first, in their original order, then what was queued meanwhile.

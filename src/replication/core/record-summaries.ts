@@ -73,6 +73,8 @@ export class SummaryWriter {
   private origin: number[] = [];
   private origins: string[] = [];
   private originIndex = new Map<string, number>();
+  private lastOrigin: string | undefined;
+  private lastOriginIndex = 0;
   private bytes = 0;
 
   /** Estimated encoded size of what is held. */
@@ -90,13 +92,16 @@ export class SummaryWriter {
     this.bytes += 8;
     for (let i = 0; i < group.records.length; i++) {
       const version = recordVersion(group.records[i] as ReplicatedRecord);
-      let index = this.originIndex.get(version.origin);
+      // Runs of records from one origin are the rule: a string compare instead of a map lookup.
+      let index = version.origin === this.lastOrigin ? this.lastOriginIndex : this.originIndex.get(version.origin);
       if (index === undefined) {
         index = this.origins.length;
         this.origins.push(version.origin);
         this.originIndex.set(version.origin, index);
         this.bytes += version.origin.length + 2;
       }
+      this.lastOrigin = version.origin;
+      this.lastOriginIndex = index;
       this.keyLo.push(group.keyLo[i] as number);
       this.keyHi.push(group.keyHi[i] as number);
       this.wallMs.push(version.wallMs);
@@ -127,6 +132,7 @@ export class SummaryWriter {
     this.origin = [];
     this.origins = [];
     this.originIndex = new Map();
+    this.lastOrigin = undefined;
     this.bytes = 0;
     return block;
   }

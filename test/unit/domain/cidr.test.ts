@@ -7,6 +7,7 @@ import {
   maskBytes,
   parseAddress,
   parseCidr,
+  parseCidrText,
   tryParseAddress,
   tryParseCidr,
   type Cidr,
@@ -428,4 +429,27 @@ test('issue 14: an overlong address or CIDR is refused before parsing, quoting o
   const bad = tryParseAddress('x'.repeat(60));
   t.true((bad as string).length < 120);
   t.regex(bad as string, /\(60 characters\) is not a valid IPv4 address/);
+});
+
+test('property: the character-scanning fast path answers exactly what the general parser answers', (t) => {
+  // Valid forms of every family and prefix, and the same texts with one character changed
+  // (leading zeros, stray separators, out-of-range octets, letters), so both sides of each check are hit.
+  const alphabet = fc.constantFrom(...'0123456789abcdefABCDEFgx.:/% '.split(''));
+  const valid = fc.oneof(
+    fc.tuple(fc.ipV4(), fc.integer({ min: 0, max: 40 })).map(([a, p]) => `${a}/${p}`),
+    fc.tuple(fc.ipV6(), fc.integer({ min: 0, max: 140 })).map(([a, p]) => `${a}/${p}`),
+    fc.tuple(fc.ipV4(), fc.integer({ min: 0, max: 40 })).map(([a, p]) => `${a}/0${p}`),
+  );
+  const mutated = fc.tuple(valid, fc.nat(), alphabet).map(([text, at, c]) => {
+    const i = at % (text.length + 1);
+    return text.slice(0, i) + c + text.slice(i + 1);
+  });
+  const samples = ['::/1', '::1/128', '1::/16', '1:/16', ':1/16', '1:::2/64', '::ffff:102:304/128', 'FFFF::/16', '00.1.2.3/32', '1.2.3.4/33', '256.1.1.1/8', '1.2.3/24', '1.2.3.4.5/32'];
+  for (const input of samples) t.deepEqual(tryParseCidr(input), parseCidrText(input), input);
+  fc.assert(
+    fc.property(fc.oneof(valid, mutated), (input) => {
+      t.deepEqual(tryParseCidr(input), parseCidrText(input), input);
+    }),
+    { numRuns: 5000 },
+  );
 });

@@ -2,8 +2,8 @@
 // record sets are equal, independent of time; update cost at 262,144 records logged.
 import test from 'ava';
 import fc from 'fast-check';
-import type { ReplicatedRecord } from '../../../src/domain/replicated-record.js';
-import { BucketDigests, bucketAndKeyId, bucketOfKey, keyId } from '../../../src/replication/core/bucket-digests.js';
+import { recordKey, type ReplicatedRecord } from '../../../src/domain/replicated-record.js';
+import { BucketDigests, bucketAndKeyId, bucketOfKey, keyId, recordHash } from '../../../src/replication/core/bucket-digests.js';
 import { live, tomb, v } from './fixtures.js';
 
 const NOW = 1_700_000_000_000;
@@ -134,4 +134,28 @@ test('bucketAndKeyId computes bucketOfKey and keyId of "policy cidr" in one pass
   keyId('drop 10.0.0.0/8', a);
   keyId('drop 10.0.0.0/9', b);
   t.notDeepEqual([...a], [...b]);
+});
+
+test('a bucket holding one record has that record\'s recordHash as digest, in bucketOfKey of its key (add and apply alike)', (t) => {
+  const records: ReplicatedRecord[] = [
+    live('10.0.0.0/8', v(NOW, 3, 'node-a'), { tag: 'x', expiration: 1_800_000_000 }),
+    live('2001:db8::/32', v(NOW + 1, 0, 'node-b'), { policy: 'ignore' }),
+    tomb('192.168.1.0/24', v(NOW + 2, 1, 'node-c'), { deletedExpiration: 1_900_000_000 }),
+    tomb('10.0.0.1/32', v(NOW + 3)),
+  ];
+  const hash = new Uint32Array(2);
+  for (const record of records) {
+    const key = recordKey(record);
+    recordHash(record, hash, key);
+    const want = (BigInt(hash[1] ?? 0) << 32n) | BigInt(hash[0] ?? 0);
+    const bucket = bucketOfKey(key, 4096);
+    const added = new BucketDigests(4096);
+    added.add(record);
+    t.is(added.digest(bucket), want);
+    const applied = new BucketDigests(4096);
+    applied.apply({ after: record });
+    t.is(applied.digest(bucket), want);
+    applied.apply({ before: record });
+    t.is(applied.digest(bucket), 0n);
+  }
 });

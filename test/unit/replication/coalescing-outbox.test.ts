@@ -143,3 +143,19 @@ test('chunks taken while puts keep coming (a window of acks) send every key exac
   t.is(sent.length, n);
   t.deepEqual(sent, Array.from({ length: n }, (_, i) => `drop 10.${i >> 8}.${i & 255}.0/24`));
 });
+
+test('requeue after every key of an older chunk was re-sent and acked leaves no chunk in flight', (t) => {
+  const o = new CoalescingOutbox();
+  o.put(live('10.0.0.0/8', v(NOW)));
+  const first = o.takeChunk(1 << 20);
+  o.put(live('10.0.0.0/8', v(NOW + 1))); // newer while in flight: sent again in a later chunk
+  const second = o.takeChunk(1 << 20);
+  t.true(o.ack(second?.seq ?? -1));
+  // The first chunk's only key is no longer in flight, but the chunk was never acked.
+  t.is(o.inFlightKeys, 0);
+  t.is(o.inFlightChunks, 1);
+  o.requeueInFlight();
+  t.is(o.inFlightChunks, 0);
+  t.is(o.pendingKeys, 0);
+  t.false(o.ack(first?.seq ?? -1)); // a late ack of the forgotten chunk is ignored
+});
