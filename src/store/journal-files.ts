@@ -4,8 +4,9 @@
 //   snapshot-<seq>.tmp      snapshot being written (never read; removed at open)
 //   journal-<seq>.bin, snapshot-<seq>.bin: the same in the binary format (binary-codec.ts);
 //   a directory may hold both while NDJSON state left by an older couic is rewritten
-import { open, readdir, unlink, type FileHandle } from 'node:fs/promises';
+import { readdir, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { syncDirectory } from '../files/atomic-file.js';
 
 const SEQ_DIGITS = 10;
 const JOURNAL = /^journal-(\d+)\.ndjson$/;
@@ -71,14 +72,7 @@ export async function listDir(dir: string): Promise<DirListing> {
 }
 
 /** Makes creations, renames and removals in `dir` durable. */
-export async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
+export const fsyncDir = syncDirectory;
 
 /** Writes all of `data` at the handle's position (appends for 'a' handles). */
 export async function writeAll(handle: FileHandle, data: Buffer): Promise<void> {

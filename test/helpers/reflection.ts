@@ -22,7 +22,7 @@ interface ReflectionClient {
 
 type ReflectionClientConstructor = new (address: string, creds: ReturnType<typeof credentials.createInsecure>) => ReflectionClient;
 
-const PROTO_PATH = fileURLToPath(new URL('./reflection.proto', import.meta.url));
+const PROTO_PATH = fileURLToPath(new URL('../../proto/grpc/reflection/v1/reflection.proto', import.meta.url));
 
 function loadConstructor(): ReflectionClientConstructor {
   const definition = loadSync(PROTO_PATH, { keepCase: true, defaults: true, oneofs: true });
